@@ -26,12 +26,18 @@ class Item:
 
 @dataclass
 class Change:
-    """What a sink would do with one item; `diff` is field -> (old, new) for updates, when known."""
+    """What a sink would do with one item.
+
+    `payload` is what the sink will send (handles made unique, references resolved), so a plan shows exactly
+    what a run does; `diff` is field -> [old, new] for updates, when known. Changes are spooled to disk as JSON
+    between planning and writing, so every value here must be JSON-serialisable.
+    """
 
     action: Action
     item: Item
     target_id: str | None = None
-    diff: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    payload: dict[str, Any] | None = None
+    diff: dict[str, list[Any]] = field(default_factory=dict)
 
 
 @dataclass
