@@ -29,8 +29,8 @@ class Change:
     """What a sink would do with one item.
 
     `payload` is what the sink will send (handles made unique, references resolved), so a plan shows exactly
-    what a run does; `diff` is field -> [old, new] for updates, when known. Changes are spooled to disk as JSON
-    between planning and writing, so every value here must be JSON-serialisable.
+    what a run does; `diff` is field -> [old, new] for updates, when known. Changes are spooled to disk as
+    JSON between planning and writing, so every value here must be JSON-serialisable.
     """
 
     action: Action
@@ -96,7 +96,7 @@ class Source(Protocol):
 class Sink(Protocol):
     config_schema: ClassVar[dict[str, Any]]
     two_pass: ClassVar[bool]
-    """True when the sink must see every item before the first write (the engine then spools items to disk)."""
+    """True when the sink must see every item before its first write (the engine spools items to disk)."""
 
     def __init__(self, config: Mapping[str, Any], context: Context) -> None: ...
 
@@ -117,6 +117,7 @@ class Sink(Protocol):
     def prunes(self, seen_keys: set[str]) -> list[Prune]:
         """Items this pipeline created that the source no longer has."""
 
-    def prune(self, prunes: Sequence[Prune]) -> list[Outcome]: ...
+    def prune(self, prunes: Sequence[Prune], action: str) -> list[Outcome]:
+        """Apply the spec's prune action (draft, delete) to items the guard let through."""
 
     def close(self) -> None: ...

@@ -1,0 +1,186 @@
+"""The `etl` command. Every EtlError becomes one line on stderr and an exit code, here and nowhere else:
+
+    0  all good            2  spec or usage error       4  another run holds the lock
+    1  the run failed      3  finished, but some records failed (cron can alert on it)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__, registry
+from .errors import EtlError, RecordError, SpecError, UsageError
+from .logs import setup_logging
+from .redact import redact
+from .spec import AdapterSpec, Spec, full_schema, load_spec
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_LOCKED = 0, 1, 2, 3, 4
+
+
+def _fail(exc: BaseException, debug: bool) -> int:
+    if debug:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    if isinstance(exc, SpecError):
+        for problem in exc.problems:
+            click.echo(redact(str(problem)), err=True)
+        n = len(exc.problems)
+        click.echo(f"{n} problem{'s' if n != 1 else ''} found", err=True)
+        return exc.exit_code
+    if isinstance(exc, EtlError):
+        click.echo(f"error: {redact(str(exc))}", err=True)
+        return exc.exit_code
+    click.echo(f"internal error: {type(exc).__name__}: {redact(str(exc))} (rerun with --debug for details)",
+               err=True)
+    return EXIT_FAILED
+
+
+def common(fn: Callable[..., int | None]) -> Callable[..., None]:
+    """Verbosity, log format and --debug on every command; errors turned into exit codes."""
+
+    @click.option("-v", "--verbose", "verbose", count=True, help="More detail (debug logs).")
+    @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+    @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+    @click.option("--debug", is_flag=True, help="Show tracebacks.")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, verbose: int, quiet: bool, log_format: str, debug: bool, **kwargs: Any) -> None:
+        setup_logging(-1 if quiet else verbose, log_format)
+        try:
+            code = fn(*args, quiet=quiet, debug=debug, **kwargs) or EXIT_OK
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except (EtlError, Exception) as exc:  # noqa: BLE001 - the one place errors become exit codes
+            code = _fail(exc, debug)
+        sys.exit(code)
+
+    return wrapper
+
+
+def pipeline_arg(fn: Callable) -> Callable:
+    fn = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                      help="Override a spec value, e.g. --set sink.batch_size=50 (repeatable).")(fn)
+    return click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))(fn)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="etl")
+def main() -> None:
+    """Declarative pipelines: a REST source, Jinja mappings, a store, in one YAML file."""
+
+
+@main.command()
+@pipeline_arg
+@click.option("--to", "to_file", metavar="FILE", help="Write the mapped records to this JSONL file instead of "
+              "the pipeline's sink (a preview that writes nothing remote).")
+@click.option("--limit", type=click.IntRange(min=1), help="Stop after N source records (no pruning then).")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the run's summary as JSON to FILE.")
+@click.option("--full", is_flag=True, help="Write every item, even those whose content is unchanged.")
+@click.option("--allow-mass-prune", is_flag=True, help="Prune even beyond prune.max_fraction.")
+@click.option("--quarantine", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to keep failed records (default: a file in the state directory).")
+@common
+def run(pipeline: Path, overrides: tuple[str, ...], to_file: str | None, limit: int | None,
+        report_file: Path | None, full: bool, allow_mass_prune: bool, quarantine: Path | None,
+        quiet: bool, debug: bool) -> int:
+    """Run PIPELINE: read the source, map every record, write the sink, print a summary."""
+    from .engine import RunOptions
+    from .engine import run as run_pipeline
+    from .runner import guarded_run
+
+    sink = AdapterSpec("jsonl", {"path": to_file}) if to_file else None
+    spec = load_spec(pipeline, overrides=overrides, sink=sink)
+    options = RunOptions(limit=limit, full=full, allow_mass_prune=allow_mass_prune, quarantine=quarantine)
+    # a preview writes nothing shared, so it neither waits for the lock nor enters the journal
+    report = run_pipeline(spec, options) if to_file else guarded_run(spec, options, argv=sys.argv[1:])
+    if report_file is not None:
+        report.write(report_file)
+    if not quiet or report.exit_code:
+        click.echo(report.summary())
+    if report.exception is not None and debug:
+        traceback.print_exception(type(report.exception), report.exception, report.exception.__traceback__)
+    return report.exit_code
+
+
+@main.command()
+@pipeline_arg
+@common
+def validate(pipeline: Path, overrides: tuple[str, ...], quiet: bool, debug: bool) -> int:
+    """Check PIPELINE against the schema, the adapters' schemas and the templates; list every problem."""
+    spec = load_spec(pipeline, overrides=overrides)
+    if not quiet:
+        click.echo(f"{pipeline}: OK ({spec.name}: source {spec.source.type}, sink {spec.sink.type}, "
+                   f"{len(spec.mapping.fields)} mapped fields)")
+    return EXIT_OK
+
+
+@main.command()
+@pipeline_arg
+@click.option("--index", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Which source record to render (0 = the first).")
+@click.option("--record", "record_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Render this JSON record instead of fetching one from the source.")
+@common
+def render(pipeline: Path, overrides: tuple[str, ...], index: int, record_file: Path | None,
+           quiet: bool, debug: bool) -> int:
+    """Print the mapped output of one source record, for whoever edits a mapping."""
+    from .engine import RunOptions, make_context, make_mapper, make_source
+
+    spec = load_spec(pipeline, overrides=overrides, sink=AdapterSpec("jsonl", {"path": "-"}))
+    mapper = make_mapper(spec)
+    if record_file is not None:
+        try:
+            record = json.loads(record_file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{record_file}: not JSON: {exc.msg} at line {exc.lineno}") from None
+    else:
+        source = make_source(spec, make_context(spec, RunOptions()))
+        record = next(islice(source.read(), index, None), None)
+        if record is None:
+            raise UsageError(f"the source has no record at index {index} (it has {source.stats.fetched})")
+    try:
+        item = mapper.map(record)
+    except RecordError as exc:
+        raise RenderFailed(exc.message) from None
+    click.echo(json.dumps({"key": item.key, "data": item.data}, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+class RenderFailed(EtlError):
+    pass
+
+
+@main.command()
+def schema() -> None:
+    """Print the full JSON Schema of a pipeline file (core and every installed adapter), for editors."""
+    try:
+        click.echo(json.dumps(full_schema(), indent=2))
+    except EtlError as exc:
+        sys.exit(_fail(exc, False))
+
+
+@main.command()
+def plugins() -> None:
+    """List the installed sources, sinks and paginators, and where each comes from."""
+    for reg in (registry.sources, registry.sinks, registry.paginators):
+        click.echo(f"{reg.kind}s ({reg.group}):")
+        for name in reg.names():
+            click.echo(f"  {name:<14} {reg.origin(name)}")
+
+
+def load(path: Path, overrides: tuple[str, ...] = ()) -> Spec:
+    return load_spec(path, overrides=overrides)
+
+
+if __name__ == "__main__":
+    main()

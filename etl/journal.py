@@ -1,0 +1,55 @@
+"""The run journal: one JSON line per run, appended at its end, read by `etl status`."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from .report import RunReport
+
+
+def journal_path(state_dir: Path) -> Path:
+    return state_dir / "journal.jsonl"
+
+
+def append(state_dir: Path, report: RunReport, argv: list[str]) -> None:
+    entry = {
+        "start": report.started_at,
+        "end": report.finished_at,
+        "status": report.status,
+        "exit_code": report.exit_code,
+        "fetched": report.fetched,
+        "created": report.created,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "pruned": report.pruned,
+        "failed": report.failed,
+        "duration_s": round(report.duration_s, 3),
+        "error": report.as_dict()["error"],
+        "quarantine": report.quarantine,
+        "argv": argv,
+    }
+    path = journal_path(state_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
+def recent(state_dir: Path, n: int = 10) -> list[dict[str, Any]]:
+    path = journal_path(state_dir)
+    if not path.exists():
+        return []
+    lines: deque[str] = deque(maxlen=n)
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                lines.append(line)
+    out = []
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out

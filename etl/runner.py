@@ -1,0 +1,16 @@
+"""A run as cron sees it: under the pipeline's lock, and written to its journal whatever happens."""
+
+from __future__ import annotations
+
+from . import journal
+from .engine import RunOptions, run
+from .lock import RunLock
+from .report import RunReport
+from .spec import Spec
+
+
+def guarded_run(spec: Spec, options: RunOptions, argv: list[str]) -> RunReport:
+    with RunLock(spec.state_dir, spec.name):
+        report = run(spec, options)
+        journal.append(spec.state_dir, report, argv)
+    return report

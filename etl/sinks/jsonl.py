@@ -1,0 +1,100 @@
+"""Mapped items as JSON lines in a file: the preview sink (`etl run --to FILE`), and a sink of its own.
+
+The file is written beside its final name and moved into place on close, so a reader never sees half a
+preview from a run that is still going.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..adapters import Change, Context, Item, Outcome, Prune
+from ..errors import SinkError
+
+
+class JsonlSink:
+    config_schema: ClassVar[dict[str, Any]] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "required": ["path"],
+        "additionalProperties": False,
+        "properties": {
+            "path": {"type": "string", "minLength": 1, "description": "The file to write ('-' for stdout)."},
+            "batch_size": {"type": "integer", "minimum": 1, "default": 500},
+            "include_key": {
+                "type": "boolean", "default": False,
+                "description": "Add the record key to each line as `_key`.",
+            },
+        },
+    }
+    two_pass: ClassVar[bool] = False
+    noun = "records"
+
+    def __init__(self, config: Mapping[str, Any], context: Context):
+        self.path = config["path"]
+        self._batch_size = int(config.get("batch_size", 500))
+        self.include_key = bool(config.get("include_key", False))
+        self.context = context
+        self._file: Any = None
+        self._tmp: Path | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size
+
+    def open(self) -> None:
+        if self.context.options.get("dry_run"):
+            return
+        if self.path == "-":
+            import sys
+
+            self._file = sys.stdout
+            return
+        target = Path(self.path)
+        self._tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self._tmp.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise SinkError(f"cannot write {self.path}: {exc.strerror}") from None
+
+    def prepare(self, items: Iterable[Item]) -> None:
+        return None
+
+    def plan(self, item: Item) -> Change:
+        return Change("create", item)
+
+    def write(self, batch: Sequence[Change]) -> list[Outcome]:
+        dumps = json.dumps
+        lines = []
+        outcomes = []
+        for change in batch:
+            item = change.item
+            data = {"_key": item.key, **item.data} if self.include_key else item.data
+            try:
+                lines.append(dumps(data, ensure_ascii=False, separators=(",", ":")))
+            except (TypeError, ValueError) as exc:
+                outcomes.append(Outcome(item.key, "failed", message=f"not JSON-serialisable: {exc}"))
+                continue
+            outcomes.append(Outcome(item.key, "created"))
+        if lines:
+            self._file.write("\n".join(lines) + "\n")
+        return outcomes
+
+    def prunes(self, seen_keys: set[str]) -> list[Prune]:
+        return []
+
+    def prune(self, prunes: Sequence[Prune], action: str) -> list[Outcome]:
+        return []
+
+    def close(self) -> None:
+        if self._file is None or self.path == "-":
+            return
+        self._file.close()
+        self._file = None
+        if self._tmp is not None:
+            os.replace(self._tmp, self.path)
