@@ -161,6 +161,108 @@ class RenderFailed(EtlError):
 
 
 @main.command()
+@pipeline_arg
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan as JSON.")
+@click.option("--full", is_flag=True, help="Plan updates even for unchanged items.")
+@click.option("--allow-mass-prune", is_flag=True, help="Plan prunes even beyond prune.max_fraction.")
+@common
+def plan(pipeline: Path, overrides: tuple[str, ...], out_file: Path | None, full: bool, allow_mass_prune: bool,
+         quiet: bool, debug: bool) -> int:
+    """Show what a run would do (creates, updates with a field diff, unchanged, prunes); writes nothing."""
+    from .engine import RunOptions, run
+    from .plan import Plan
+
+    spec = load_spec(pipeline, overrides=overrides)
+    result = Plan(spec.name)
+    options = RunOptions(dry_run=True, full=full, allow_mass_prune=allow_mass_prune,
+                         on_change=result.add, on_prune=result.add_prunes, extra={"plan_notes": result.notes})
+    report = run(spec, options)
+    if report.error is not None:
+        raise PlanFailed(report.error)
+    if out_file is not None:
+        result.write(out_file)
+    click.echo(result.text())
+    return EXIT_OK
+
+
+class PlanFailed(EtlError):
+    pass
+
+
+@main.command()
+@pipeline_arg
+@click.option("-n", "count", type=click.IntRange(min=1), default=10, show_default=True, help="How many runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the journal entries as JSON lines.")
+def status(pipeline: Path, overrides: tuple[str, ...], count: int, as_json: bool) -> None:
+    """Show the recent runs of PIPELINE from its journal, and whether one is running now."""
+    from . import journal
+    from .lock import RunLock
+
+    try:
+        spec = load_spec(pipeline, overrides=overrides, compile_mapping=False,
+                         sink=AdapterSpec("jsonl", {"path": "-"}))
+    except EtlError as exc:
+        sys.exit(_fail(exc, False))
+    entries = journal.recent(spec.state_dir, count)
+    if as_json:
+        for entry in entries:
+            click.echo(json.dumps(entry))
+        return
+    lock = RunLock(spec.state_dir, spec.name)
+    try:
+        lock.acquire()
+        lock.release()
+        click.echo(f"{spec.name}: not running (state in {spec.state_dir})")
+    except EtlError as exc:
+        click.echo(f"{spec.name}: RUNNING - {exc}")
+    if not entries:
+        click.echo("no runs yet")
+        return
+    click.echo(f"{'start':<26}{'status':<9}{'exit':>4}{'fetched':>9}{'created':>9}{'updated':>9}"
+               f"{'unchanged':>11}{'pruned':>8}{'failed':>8}{'seconds':>9}")
+    for e in entries:
+        click.echo(f"{e.get('start', ''):<26}{e.get('status', ''):<9}{e.get('exit_code', ''):>4}"
+                   f"{e.get('fetched', 0):>9}{e.get('created', 0):>9}{e.get('updated', 0):>9}"
+                   f"{e.get('unchanged', 0):>11}{e.get('pruned', 0):>8}{e.get('failed', 0):>8}"
+                   f"{e.get('duration_s', 0):>9.1f}")
+        if e.get("error"):
+            click.echo(f"    error: {e['error']}")
+
+
+@main.command()
+@click.argument("quarantine_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--pipeline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The pipeline to replay through (default: the one recorded in the file).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path))
+@common
+def retry(quarantine_file: Path, pipeline: Path | None, overrides: tuple[str, ...], report_file: Path | None,
+          quiet: bool, debug: bool) -> int:
+    """Replay the records of QUARANTINE_FILE through their pipeline, once their cause is fixed.
+
+    Records are mapped again with the pipeline as it is now; what fails again goes to a new quarantine file.
+    """
+    from .engine import RunOptions
+    from .quarantine import read_quarantine
+    from .runner import guarded_run
+
+    entries = list(read_quarantine(quarantine_file))
+    if pipeline is None:
+        recorded = {e.get("pipeline") for e in entries}
+        if len(recorded) != 1 or None in recorded:
+            raise UsageError(f"{quarantine_file}: cannot tell which pipeline to use: pass --pipeline FILE")
+        pipeline = Path(recorded.pop())
+    spec = load_spec(pipeline, overrides=overrides)
+    records = [e["record"] for e in entries if e.get("record") is not None]
+    report = guarded_run(spec, RunOptions(records=records), argv=sys.argv[1:])
+    if report_file is not None:
+        report.write(report_file)
+    if not quiet or report.exit_code:
+        click.echo(report.summary())
+    return report.exit_code
+
+
+@main.command()
 def schema() -> None:
     """Print the full JSON Schema of a pipeline file (core and every installed adapter), for editors."""
     try:
