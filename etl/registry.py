@@ -17,6 +17,10 @@ class UnknownAdapter(EtlError):
         super().__init__(f"unknown {kind} {name!r} (known: {', '.join(known) or 'none'})")
 
 
+class AdapterLoadError(EtlError):
+    pass
+
+
 class Registry:
     def __init__(self, kind: str, group: str):
         self.kind = kind
@@ -41,7 +45,11 @@ class Registry:
             ep = self._entry_points().get(name)
             if ep is None:
                 raise UnknownAdapter(self.kind, name, self.names())
-            self._loaded[name] = ep.load()
+            try:
+                self._loaded[name] = ep.load()
+            except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, not a crash
+                raise AdapterLoadError(f"{self.kind} {name!r} ({ep.value}) failed to load: "
+                                       f"{type(exc).__name__}: {exc}") from exc
         return self._loaded[name]
 
     def origin(self, name: str) -> str:
