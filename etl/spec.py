@@ -274,7 +274,8 @@ def full_schema() -> dict[str, Any]:
 def _union(reg: registry.Registry, base: dict) -> dict:
     out = copy.deepcopy(base)
     names = reg.names()
-    out.setdefault("properties", {})["type"] = {**out["properties"].get("type", {}), "enum": names}
+    props = out.setdefault("properties", {})
+    props["type"] = {**props.get("type", {}), "enum": names}
     out["required"] = ["type"]
     branches = []
     for name in names:
