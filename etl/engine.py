@@ -21,7 +21,7 @@ from . import registry
 from .adapters import Change, Context, Item, Outcome, Sink, Source
 from .batching import chunked
 from .errors import EtlError, RecordError
-from .mapping import Mapper
+from .mapping import Mapper, UniqueValues
 from .quarantine import Quarantine
 from .report import RunReport
 from .spec import Spec
@@ -126,6 +126,7 @@ class Run:
 
     def _items(self, source: Source | None, mapper: Mapper) -> Iterator[Item]:
         records: Iterable[dict[str, Any]] = source.read() if source is not None else self.options.records or []
+        unique = UniqueValues(self.spec.mapping.unique)
         if self.options.limit is not None:
             records = islice(records, self.options.limit)
         for record in records:
@@ -142,6 +143,7 @@ class Run:
                 log.warning(warning)
                 continue
             self.seen.add(item.key)
+            unique.apply(item)
             yield item
         if source is not None:
             stats = source.stats

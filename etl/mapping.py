@@ -20,7 +20,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .adapters import Item
 from .errors import MappingError, SpecError, SpecProblem
-from .slugs import slugify, titleize
+from .slugs import slugify, titleize, unique_handle
 
 MAX_SIZE = 1_000_000
 _WIDE_FORMAT = re.compile(r"%[-#0 +]*(\d{5,}|\*)")
@@ -293,3 +293,19 @@ def _fast_lookup(path: tuple[str | int, ...], slow: Render) -> Render:
         return value
 
     return many
+
+
+class UniqueValues:
+    """Makes the listed top-level fields unique across one run (x, x-1, x-2, ...), e.g. handles from titles
+    that repeat in the source. Remembers each value seen: a set of short strings, not the records."""
+
+    def __init__(self, fields: Iterable[str]):
+        self._seen: dict[str, set[str]] = {f: set() for f in fields}
+
+    def apply(self, item: Item) -> None:
+        for name, seen in self._seen.items():
+            value = item.data.get(name)
+            if isinstance(value, str):
+                value = unique_handle(value, seen)
+                item.data[name] = value
+                seen.add(value)

@@ -41,6 +41,7 @@ class AdapterSpec:
 class MappingSpec:
     key: str
     fields: Mapping[str, Any]
+    unique: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ def load_spec(path: str | os.PathLike[str], *, overrides: Sequence[str] = (), si
             for k, v in data.items()}
 
     _validate(data, core_schema(), (), report)
+    _check_unique(data.get("mapping"), report)
     for section, reg in ADAPTER_SECTIONS.items():
         block = data.get(section)
         if isinstance(block, dict) and isinstance(block.get("type"), str):
@@ -126,12 +128,20 @@ def load_spec(path: str | os.PathLike[str], *, overrides: Sequence[str] = (), si
         path=Path(path),
         name=name,
         source=AdapterSpec(data["source"]["type"], _without_type(data["source"])),
-        mapping=MappingSpec(mapping["key"], mapping["fields"]),
+        mapping=MappingSpec(mapping["key"], mapping["fields"], tuple(mapping.get("unique", ()))),
         sink=AdapterSpec(data["sink"]["type"], _without_type(data["sink"])),
         prune=PruneSpec(prune.get("action", "ignore"), float(prune.get("max_fraction", 0.1))),
         state_dir=_state_dir(data.get("state_dir"), name),
         positions=located.positions,
     )
+
+
+def _check_unique(mapping: Any, report) -> None:
+    if not isinstance(mapping, dict) or not isinstance(mapping.get("fields"), dict):
+        return
+    for i, name in enumerate(mapping.get("unique") or []):
+        if isinstance(name, str) and name not in mapping["fields"]:
+            report(("mapping", "unique", i), f"{name!r} is not a mapped field (fields: {', '.join(mapping['fields'])})")
 
 
 def _state_dir(configured: str | None, name: str) -> Path:

@@ -1,0 +1,96 @@
+"""The `sink:` block of a Medusa pipeline: its schema (editors show the descriptions) and its parsed form."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ...durations import DURATION_SCHEMA, parse_duration
+from ...http.retry import RETRY_SCHEMA, RetryPolicy
+
+DEFAULT_BATCH_SIZE = 15
+MEDUSA_BATCH_BODY_LIMIT = 2 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = 1_900_000
+DEFAULT_TIMEOUT = 30.0
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "description": "A Medusa v2 store, written through its Admin API. Credentials: api_key, or email + password.",
+    "required": ["url"],
+    "additionalProperties": False,
+    "anyOf": [{"required": ["api_key"]}, {"required": ["email", "password"]}],
+    "x-message": "needs credentials: api_key (a secret API key), or email and password (an admin user)",
+    "properties": {
+        "url": {
+            "type": "string", "pattern": "^https?://[^\\s/]+",
+            "description": "Medusa's base URL, e.g. http://127.0.0.1:9000 (no /admin suffix).",
+        },
+        "api_key": {
+            "type": "string", "minLength": 1,
+            "description": "A secret API key (sk_...), sent with HTTP Basic; the choice for cron. "
+                           "Use ${MEDUSA_API_KEY}: never write the key itself in the file.",
+        },
+        "email": {
+            "type": "string", "minLength": 1,
+            "description": "An admin user's email, to log in when there is no api_key (the token is renewed).",
+        },
+        "password": {
+            "type": "string", "minLength": 1,
+            "description": "That admin user's password; use ${MEDUSA_ADMIN_PASSWORD}.",
+        },
+        "batch_size": {
+            "type": "integer", "minimum": 1, "default": DEFAULT_BATCH_SIZE,
+            "description": "Products per /admin/products/batch request (Medusa applies a batch all or nothing).",
+        },
+        "max_body_bytes": {
+            "type": "integer", "minimum": 10_000, "maximum": MEDUSA_BATCH_BODY_LIMIT,
+            "default": DEFAULT_MAX_BODY_BYTES,
+            "description": "A batch is split further to keep its JSON body under this size "
+                           "(Medusa refuses bodies over 2 MB).",
+        },
+        "timeout": {
+            **DURATION_SCHEMA, "default": "30s",
+            "description": "How long one request may take before it counts as failed (and is retried).",
+        },
+        "retry": RETRY_SCHEMA,
+        "sales_channel_ids": {
+            "type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "uniqueItems": True,
+            "description": "Sales channels new products are published in. Default: the store's default channel.",
+        },
+        "shipping_profile_id": {
+            "type": "string", "minLength": 1,
+            "description": "Shipping profile of new products. Default: the store's default shipping profile.",
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    url: str
+    api_key: str | None
+    email: str | None
+    password: str | None
+    batch_size: int
+    max_body_bytes: int
+    timeout: float
+    retry: RetryPolicy
+    sales_channel_ids: tuple[str, ...]
+    shipping_profile_id: str | None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        return cls(
+            url=str(config["url"]).rstrip("/"),
+            api_key=config.get("api_key") or None,
+            email=config.get("email") or None,
+            password=config.get("password") or None,
+            batch_size=int(config.get("batch_size", DEFAULT_BATCH_SIZE)),
+            max_body_bytes=int(config.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)),
+            timeout=parse_duration(config.get("timeout", DEFAULT_TIMEOUT)),
+            retry=RetryPolicy.from_config(config.get("retry")),
+            sales_channel_ids=tuple(config.get("sales_channel_ids") or ()),
+            shipping_profile_id=config.get("shipping_profile_id") or None,
+        )

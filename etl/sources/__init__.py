@@ -1,0 +1,1 @@
+"""Built-in sources; each is registered by an entry point in the `etl.sources` group."""
