@@ -1,0 +1,1 @@
+"""Local servers the tests talk to instead of the internet."""
