@@ -31,7 +31,7 @@ def test_preview_writes_every_product_mapped_for_medusa(dummyjson_url, tmp_path)
     assert by_id["96"]["handle"] == "rolex-cellini-moonphase"
     assert by_id["191"]["handle"] == "rolex-cellini-moonphase-1"
     assert by_id["92"]["handle"] == "sports-sneakers-off-white-red-1"
-    for product, row in zip(source, rows):
+    for product, row in zip(source, rows, strict=True):
         assert row["title"] == product["title"]
         assert row["description"] == product["description"]
         assert row["thumbnail"] == product["thumbnail"]

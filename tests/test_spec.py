@@ -138,5 +138,6 @@ def test_full_schema_has_every_adapter_branch():
     json.dumps(schema)
     sink_types = schema["properties"]["sink"]["properties"]["type"]["enum"]
     assert {"jsonl", "medusa"} <= set(sink_types)
-    branch = next(b for b in schema["properties"]["source"]["allOf"] if b["if"]["properties"]["type"]["const"] == "rest")
+    branches = schema["properties"]["source"]["allOf"]
+    branch = next(b for b in branches if b["if"]["properties"]["type"]["const"] == "rest")
     assert "url" in branch["then"]["properties"]

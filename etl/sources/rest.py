@@ -17,7 +17,7 @@ import requests
 from .. import registry
 from ..adapters import Context, SourceStats
 from ..durations import DURATION_SCHEMA, parse_duration
-from ..errors import PaginationError, ResponseError
+from ..errors import PaginationError, ResponseError, SpecError, SpecProblem
 from ..http.client import HttpClient
 from ..http.pagination import MISSING, keys_of, lookup
 from ..http.retry import RETRY_SCHEMA, RetryPolicy
@@ -75,8 +75,12 @@ class RestSource:
         self.records_path: str = config.get("records", "")
         self.max_pages = int(config.get("max_pages", DEFAULT_MAX_PAGES))
         self.log = context.log
+        timeout = parse_duration(config.get("timeout", 30))
+        if timeout <= 0:
+            raise SpecError(SpecProblem(str(context.spec_path), None, None, "source.timeout",
+                                        "must be more than 0s: every request needs a time limit"))
         self.client = HttpClient(
-            timeout=parse_duration(config.get("timeout", 30)),
+            timeout=timeout,
             retry=RetryPolicy.from_config(config.get("retry")),
             headers=config.get("headers"),
             log=context.log.getChild("http"),

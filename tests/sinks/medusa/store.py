@@ -5,7 +5,7 @@ Everything here refuses to talk to anything but a Medusa on this machine: a rese
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +20,7 @@ PRODUCT_FIELDS = ("id,title,handle,external_id,status,description,thumbnail,imag
 @dataclass
 class AdminStore:
     url: str
-    api_key: str
+    api_key: str = field(repr=False)
 
     def __post_init__(self) -> None:
         host = urlsplit(self.url).hostname
