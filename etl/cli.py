@@ -102,7 +102,7 @@ def run(pipeline: Path, overrides: tuple[str, ...], to_file: str | None, limit: 
     spec = load_spec(pipeline, overrides=overrides, sink=sink)
     options = RunOptions(limit=limit, full=full, allow_mass_prune=allow_mass_prune, quarantine=quarantine)
     # a preview writes nothing shared, so it neither waits for the lock nor enters the journal
-    report = run_pipeline(spec, options) if to_file else guarded_run(spec, options, argv=sys.argv[1:])
+    report = run_pipeline(spec, options) if to_file else guarded_run(spec, options, command="run")
     if report_file is not None:
         report.write(report_file)
     if not quiet or report.exit_code:
@@ -254,7 +254,7 @@ def retry(quarantine_file: Path, pipeline: Path | None, overrides: tuple[str, ..
         pipeline = Path(recorded.pop())
     spec = load_spec(pipeline, overrides=overrides)
     records = [e["record"] for e in entries if e.get("record") is not None]
-    report = guarded_run(spec, RunOptions(records=records), argv=sys.argv[1:])
+    report = guarded_run(spec, RunOptions(records=records), command=f"retry {quarantine_file}")
     if report_file is not None:
         report.write(report_file)
     if not quiet or report.exit_code:

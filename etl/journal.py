@@ -14,7 +14,7 @@ def journal_path(state_dir: Path) -> Path:
     return state_dir / "journal.jsonl"
 
 
-def append(state_dir: Path, report: RunReport, argv: list[str]) -> None:
+def append(state_dir: Path, report: RunReport, command: str, options: Any = None) -> None:
     entry = {
         "start": report.started_at,
         "end": report.finished_at,
@@ -29,7 +29,9 @@ def append(state_dir: Path, report: RunReport, argv: list[str]) -> None:
         "duration_s": round(report.duration_s, 3),
         "error": report.as_dict()["error"],
         "quarantine": report.quarantine,
-        "argv": argv,
+        "command": command,
+        "full": bool(getattr(options, "full", False)),
+        "limit": getattr(options, "limit", None),
     }
     path = journal_path(state_dir)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,8 @@ from .report import RunReport
 from .spec import Spec
 
 
-def guarded_run(spec: Spec, options: RunOptions, argv: list[str]) -> RunReport:
+def guarded_run(spec: Spec, options: RunOptions, command: str) -> RunReport:
     with RunLock(spec.state_dir, spec.name):
         report = run(spec, options)
-        journal.append(spec.state_dir, report, argv)
+        journal.append(spec.state_dir, report, command, options)
     return report
