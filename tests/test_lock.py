@@ -18,9 +18,9 @@ from .test_cli import SPEC
 
 
 def test_a_second_lock_is_refused_with_the_holder_named(tmp_path):
-    with RunLock(tmp_path, "things"):
-        with pytest.raises(LockedError, match=rf"another run of things is in progress \(pid {os.getpid()}, started "):
-            RunLock(tmp_path, "things").acquire()
+    expected = rf"another run of things is in progress \(pid {os.getpid()}, started "
+    with RunLock(tmp_path, "things"), pytest.raises(LockedError, match=expected):
+        RunLock(tmp_path, "things").acquire()
     RunLock(tmp_path, "things").acquire()
 
 
