@@ -52,3 +52,15 @@ test-live: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .etl .pytest_cache .ruff_cache *.egg-info
+
+$(VENV)/.installed-bench: pyproject.toml $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
+	touch $@
+
+## throughput and memory: etl against the floor and dlt on a local synthetic catalogue; prints the table
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.run_bench $(BENCH_ARGS)
+
+## Medusa sync cost against a floor that posts the same payloads (needs a live Medusa: make medusa-up)
+bench-medusa: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.medusa_bench $(BENCH_ARGS)

@@ -17,8 +17,11 @@ import json
 import re
 import signal
 import socket
+import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from copy import deepcopy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,8 +35,8 @@ _ROUTE = re.compile(r"^/n/(\d+)/products/?$")
 def synthetic_products(n: int, *, prefix: str = "", id_offset: int = 0, seed: Path = SEED) -> list[dict[str, Any]]:
     """N products cycled from the seed; the first cycle keeps its titles unless a prefix asks otherwise.
 
-    Titles, SKUs and ids are what a store keys on, so each cycle gets its own; the prefix keeps a run's
-    products apart from the real catalogue when they share a store.
+    Titles, SKUs and ids are what a store keys on, so each cycle gets its own; the prefix (on titles, SKUs
+    and categories) keeps a run's products apart from the real catalogue when they share a store.
     """
     base = json.loads(seed.read_text(encoding="utf-8"))
     out = []
@@ -46,6 +49,8 @@ def synthetic_products(n: int, *, prefix: str = "", id_offset: int = 0, seed: Pa
         record["title"] = f"{head}{record['title']}{suffix}"
         sku_head = f"{prefix.upper()}-" if prefix else ""
         record["sku"] = f"{sku_head}{record['sku']}" + (f"-{cycle + 1}" if cycle else "")
+        if prefix:
+            record["category"] = f"{prefix}-{record['category']}"
         out.append(record)
     return out
 
@@ -152,6 +157,27 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         server.server_close()
+
+
+@contextmanager
+def running(sizes: list[int], limit: int, *, prefix: str = "", id_offset: int = 0) -> Iterator[str]:
+    """The server in its own process, so it never shares a CPU core's time with what is measured;
+    yields its base URL once every page is ready."""
+    argv = [sys.executable, str(Path(__file__).resolve()), "--sizes", ",".join(map(str, sizes)),
+            "--limit", str(limit), "--prefix", prefix, "--id-offset", str(id_offset)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if not line.startswith("Serving catalogue on "):
+            raise RuntimeError(f"the catalogue server did not start: {line!r}")
+        yield line.split(" on ", 1)[1].strip()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 if __name__ == "__main__":

@@ -87,6 +87,7 @@ class Run:
         report.started_at = _now()
         context = make_context(self.spec, self.options)
         sink: Sink | None = None
+        finished = False
         try:
             mapper = make_mapper(self.spec)
             source = make_source(self.spec, context) if self.options.records is None else None
@@ -100,17 +101,12 @@ class Run:
                 self._stream(sink, items)
             report.source_complete = self._complete(source)
             self._prune(sink)
+            finished = True
         except EtlError as exc:
-            report.error = str(exc)
-            report.exit_code = exc.exit_code
-            report.exception = exc
-            log.error("%s failed: %s", self.spec.name, exc)
+            self._failed(exc)
         finally:
             if sink is not None:
-                try:
-                    sink.close()
-                except Exception:  # noqa: BLE001 - closing must not hide the run's own error
-                    log.debug("closing the sink failed", exc_info=True)
+                self._close(sink, finished)
             self.quarantine.close()
             if self.quarantine.count:
                 report.quarantine = str(self.quarantine.path)
@@ -118,6 +114,35 @@ class Run:
             report.finished_at = _now()
             report.finish()
         return report
+
+    def _failed(self, exc: EtlError) -> None:
+        self.report.error = str(exc)
+        self.report.exit_code = exc.exit_code
+        self.report.exception = exc
+        log.error("%s failed: %s", self.spec.name, exc)
+
+    def _close(self, sink: Sink, finished: bool) -> None:
+        """A finished run closes its sink, and a sink that cannot finish its output fails the run. A failed run
+        aborts the sink when it can (`abort() -> note | None`, optional): the jsonl preview then leaves no
+        partial file, which would look complete; its note goes to the warnings and the summary."""
+        abort = getattr(sink, "abort", None)
+        try:
+            if finished or abort is None:
+                sink.close()
+                return
+            note = abort()
+        except EtlError as exc:
+            if finished:
+                self._failed(exc)
+            else:
+                log.debug("closing the sink failed", exc_info=True)
+            return
+        except Exception:  # noqa: BLE001 - closing must not hide the run's own error
+            log.debug("closing the sink failed", exc_info=True)
+            return
+        if note:
+            self.report.warnings.append(note)
+            log.warning(note)
 
     def _complete(self, source: Source | None) -> bool:
         if source is None or self.options.limit is not None:
@@ -148,7 +173,7 @@ class Run:
         if source is not None:
             stats = source.stats
             if stats.expected is not None and stats.fetched != stats.expected and self.options.limit is None:
-                warning = f"Fetched {stats.fetched} records but the source reported {stats.expected}"
+                warning = f"Fetched {stats.fetched} records but the source reported total {stats.expected}"
                 if warning not in self.report.warnings:
                     self.report.warnings.append(warning)
 

@@ -1,298 +1,668 @@
-"""Field mappings: Jinja templates in a sandbox, compiled once, rendered per record, keeping types.
+"""Field mappings: Jinja templates in a sandbox, checked and compiled once, run per record, keeping types.
 
-A string with no `{{`/`{%` is a constant. A template that is exactly one expression yields its native value
-(number, list, dict, bool, None); anything else renders to text, so "0478" stays the string "0478" (rendered
-text is never parsed back). Lists and dicts of templates map recursively. Plain lookups such as
-`{{ record.dimensions.width }}` skip Jinja at run time: they are most of a mapping and the hot path of a run.
-Undefined values are errors (StrictUndefined), and every error names the record key, the field and the template.
+What a field gives:
+  - a string with no `{{`, `{%` or `{#` is a constant, returned as written;
+  - a template that is exactly one `{{ expression }}` (whitespace around it allowed) gives the expression's
+    value with its type: number, text, list, object, true/false or null;
+  - any other template renders to text: "0478" stays the string "0478" (rendered text is never parsed back);
+  - lists and objects of templates map item by item. Values never share a list or object with the record.
+
+Templates see `record`, and Jinja's `range` and `dict`; nothing of the process or its environment. Jinja's
+`lipsum`, `cycler`, `joiner` and `namespace` are removed (a mapping has no use for them, and `namespace` is
+the one way to grow a value across loop turns), and so is the `random` filter: a mapping must give the same
+output on every run, or every run updates every product. Only the `if`, `for` and `filter` tags are
+available: `set`, `with`, `macro`, `call`, `include`, `import`, `extends` and `block` make programs, not
+values. Unknown names, filters and tests are found when the spec is loaded, with every other problem.
+On an object a key wins over a method of the same name: `record.items` is the record's "items" key.
+
+Filters, besides Jinja's own (`default`, `join`, `map`, `replace`, ...):
+  slug           the handle rules of `etl.slugs.slugify`; an empty result is an error naming the input
+  titleize       "home-decoration" -> "Home Decoration"
+  objects(key)   ["a", "b"] | objects("url") -> [{"url": "a"}, {"url": "b"}]
+  compact        an object without its null values, or a list without its null items
+  pick(*keys)    an object with only these keys;  omit(*keys): an object without them
+  to_int         "0478" -> 478, 12.0 -> 12; "12.5", true and null are errors
+  to_float       "9.99" -> 9.99; text that is no finite number, true and null are errors
+
+The sandbox is Jinja's immutable one, with StrictUndefined: no attribute starting with `_`, no method that
+changes data, and on text, lists and objects only read-only methods from a short list. The operations that
+build big values from short templates are bounded: `*`, `**`, `+`, `%`, `str.format`, and the filters
+batch, center, default, format, indent, join, map(default=), replace, slice and wordwrap. One value may not
+exceed MAX_SIZE characters or items, the templates of one record MAX_RECORD_SIZE in all, its loops MAX_STEPS
+turns, and `range` MAX_RANGE numbers. Templates come from the pipeline file, whose author holds the sink's
+credentials anyway: these bounds are there to turn a mistake or a pasted snippet into a clear error, fast.
+
+A failing template fails its record only: MappingError names the record key, the field and the template.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import math
 import re
+import string
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
-from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2 import StrictUndefined, meta, nodes
+from jinja2.environment import TemplateExpression
+from jinja2.exceptions import SecurityError, TemplateError, TemplateRuntimeError, TemplateSyntaxError
+from jinja2.filters import (
+    do_batch,
+    do_default,
+    do_format,
+    do_indent,
+    do_wordwrap,
+    make_attrgetter,
+    sync_do_map,
+    sync_do_slice,
+    sync_do_sum,
+)
 from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import pass_context, pass_environment
 
 from .adapters import Item
 from .errors import MappingError, SpecError, SpecProblem
 from .slugs import slugify, titleize, unique_handle
 
 MAX_SIZE = 1_000_000
-_WIDE_FORMAT = re.compile(r"%[-#0 +]*(\d{5,}|\*)")
+MAX_RECORD_SIZE = 10_000_000
+MAX_STEPS = 100_000
+MAX_RANGE = 100_000
+MAX_WIDTH = 10_000
+MAX_INT_BITS = 10_000
+
 Render = Callable[[dict[str, Any]], Any]
 Locate = Callable[[str], tuple[int | None, int | None]]
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_METHODS = (
+    (str, frozenset({"capitalize", "casefold", "count", "endswith", "find", "format", "format_map", "index",
+                     "isalnum", "isalpha", "isascii", "isdecimal", "isdigit", "islower", "isnumeric",
+                     "isspace", "istitle", "isupper", "lower", "lstrip", "partition", "removeprefix",
+                     "removesuffix", "rfind", "rindex", "rpartition", "rsplit", "rstrip", "split",
+                     "splitlines", "startswith", "strip", "swapcase", "title", "upper"})),
+    (dict, frozenset({"get", "items", "keys", "values"})),
+    ((list, tuple), frozenset({"count", "index"})),
+)
+_TAGS = {nodes.Assign: "set", nodes.AssignBlock: "set", nodes.With: "with", nodes.Macro: "macro",
+         nodes.CallBlock: "call", nodes.Include: "include", nodes.Import: "import", nodes.FromImport: "from",
+         nodes.Extends: "extends", nodes.Block: "block"}
+_PERCENT = re.compile(r"%(?:%|(?:\([^)]*\))?[-#0 +]*(\*|\d*)(?:\.(\*|\d*))?)")
+
+
+class _Budget:
+    """What the templates of one record have built so far."""
+
+    __slots__ = ("size", "steps")
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.steps = 0
+
+
+_BUDGET: ContextVar[_Budget] = ContextVar("mapping_budget")
+
+
+def _charge(size: int) -> None:
+    if size > MAX_SIZE:
+        raise SecurityError(f"a template may not build a value over {MAX_SIZE:,} characters or items")
+    budget = _BUDGET.get(None)
+    if budget is not None:
+        budget.size += size
+        if budget.size > MAX_RECORD_SIZE:
+            raise SecurityError(f"the templates of one record may not build over {MAX_RECORD_SIZE:,} "
+                                "characters or items")
+
+
+def _weight(value: Any, limit: int = MAX_SIZE) -> int:
+    """Characters of text plus one per item, a shared part counted each time; stops once past `limit`."""
+    total, stack = 0, [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, (list, tuple, dict)):
+            total += len(item) or 1
+            if total <= limit:
+                stack.extend(item.values() if isinstance(item, dict) else item)
+        else:
+            total += 1
+    return total
+
+
+def _check_width(number: str | None) -> None:
+    if number == "*" or (number and (len(number) > 6 or int(number) > MAX_WIDTH)):
+        raise SecurityError(f"format widths over {MAX_WIDTH:,} are not allowed in templates")
+
+
+def _check_percent(text: str) -> None:
+    for match in _PERCENT.finditer(text):
+        _check_width(match.group(1))
+        _check_width(match.group(2))
+
+
+def _check_format(text: str) -> None:
+    try:
+        specs = [spec for _, _, spec, _ in string.Formatter().parse(text) if spec]
+    except ValueError:
+        return
+    for spec in specs:
+        if "{" in spec:
+            raise SecurityError("nested format fields are not allowed in templates")
+        for number in re.findall(r"\d+", spec):
+            _check_width(number)
+
 
 class MappingEnvironment(ImmutableSandboxedEnvironment):
-    """The sandbox, plus limits on the operators that can build huge values from tiny templates."""
+    """Jinja's immutable sandbox with data-first lookups, a method allowlist and bounded operators."""
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if isinstance(obj, type) or not super().is_safe_attribute(obj, attr, value):
+            return False
+        for types, allowed in _METHODS:
+            if isinstance(obj, types):
+                return attr in allowed or not callable(value)
+        return True
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        sandboxed = super().wrap_str_format(value)
+        if sandboxed is None:
+            return None
+        _check_format(value.__self__)
+
+        def charged(*args: Any, **kwargs: Any) -> str:
+            text = sandboxed(*args, **kwargs)
+            _charge(len(text))
+            return text
+
+        return charged
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 256:
-            raise SecurityError(f"exponent {right} is too large for a template")
-        if operator == "*":
+        ints = isinstance(left, int) and isinstance(right, int)
+        if ints and (operator == "**" and abs(left) > 1 and right * abs(left).bit_length() > MAX_INT_BITS
+                     or operator == "*" and left.bit_length() + right.bit_length() > MAX_INT_BITS):
+            raise SecurityError(f"a template may not build a number over {MAX_INT_BITS:,} bits")
+        if operator == "*" and not ints:
             for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_SIZE:
-                    raise SecurityError(f"a template may not build a value over {MAX_SIZE} items")
-        if operator == "%" and isinstance(left, str) and _WIDE_FORMAT.search(left):
-            raise SecurityError("format widths over 9999 are not allowed in templates")
-        return super().call_binop(context, operator, left, right)
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int):
+                    _charge(_weight(seq) * max(n, 0))
+        if operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+            _charge(_weight(left) + _weight(right))
+        if operator == "%" and isinstance(left, str):
+            _check_percent(left)
+        result = super().call_binop(context, operator, left, right)
+        if operator == "%" and isinstance(result, str):
+            _charge(len(result))
+        return result
+
+
+def _kind(value: Any) -> str:
+    """How a value is named in messages; an undefined value raises its own error instead."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    names = {type(None): "null", bool: "true/false", str: "text", dict: "an object", list: "a list"}
+    return names.get(type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
+
+
+def _shown(value: Any) -> str:
+    plain = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+    return repr(value) if plain else _kind(value)
+
+
+def _text(value: Any, name: str) -> str:
+    if isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return str(value)
+    raise TemplateRuntimeError(f"{name} needs text, got {_kind(value)}")
+
+
+def _object(value: Any, name: str) -> Mapping[str, Any]:
+    if isinstance(value, Mapping):
+        return value
+    raise TemplateRuntimeError(f"{name} needs an object, got {_kind(value)}")
+
+
+def _names(keys: tuple[Any, ...]) -> set[Any]:
+    return set(keys[0]) if len(keys) == 1 and isinstance(keys[0], (list, tuple)) else set(keys)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _slug(value: Any) -> str:
-    if value is None or isinstance(value, Undefined):
-        raise ValueError("slug of a missing value (null)")
-    slug = slugify(value)
+    text = _text(value, "slug")
+    slug = slugify(text)
     if not slug:
-        raise ValueError(f"slug of {value!r} is empty: it has no letter or digit")
+        raise TemplateRuntimeError(f"the slug of {text!r} is empty: it has no letter or digit")
     return slug
 
 
-def _objects(values: Iterable[Any] | None, key: str) -> list[dict[str, Any]]:
-    """['a', 'b'] | objects('url') -> [{'url': 'a'}, {'url': 'b'}]: the shape most APIs want for lists."""
-    return [{key: v} for v in (values or [])]
+def _titleize(value: Any) -> str:
+    return titleize(_text(value, "titleize"))
+
+
+def _objects(values: Any, key: str) -> list[dict[str, Any]]:
+    if isinstance(values, (str, Mapping)) or not isinstance(values, Iterable):
+        raise TemplateRuntimeError(f"objects needs a list, got {_kind(values)}")
+    return [{key: v} for v in values]
 
 
 def _compact(value: Any) -> Any:
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {k: v for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
         return [v for v in value if v is not None]
-    return value
+    raise TemplateRuntimeError(f"compact needs an object or a list, got {_kind(value)}")
 
 
-def _pick(value: Mapping[str, Any], *keys: str) -> dict[str, Any]:
-    return {k: value[k] for k in keys if k in value}
+def _pick(value: Any, *keys: Any) -> dict[str, Any]:
+    wanted = _names(keys)
+    return {k: v for k, v in _object(value, "pick").items() if k in wanted}
 
 
-def _omit(value: Mapping[str, Any], *keys: str) -> dict[str, Any]:
-    return {k: v for k, v in value.items() if k not in keys}
+def _omit(value: Any, *keys: Any) -> dict[str, Any]:
+    unwanted = _names(keys)
+    return {k: v for k, v in _object(value, "omit").items() if k not in unwanted}
 
 
 def _to_int(value: Any) -> int:
-    try:
-        number = float(value) if isinstance(value, str) else value
-        if isinstance(number, float) and not number.is_integer():
-            raise ValueError
-        return int(number)
-    except (TypeError, ValueError):
-        raise ValueError(f"cannot convert {value!r} to an integer") from None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return int(value)
+    number = _number(value)
+    if number is None or not number.is_integer():
+        raise TemplateRuntimeError(f"cannot convert {_shown(value)} to an integer")
+    return int(number)
 
 
 def _to_float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"cannot convert {value!r} to a number") from None
+    number = _number(value)
+    if number is None:
+        raise TemplateRuntimeError(f"cannot convert {_shown(value)} to a number")
+    return number
 
 
 def _center(value: Any, width: int = 80) -> str:
-    if width > 10_000:
-        raise SecurityError("center width over 10000 is not allowed in templates")
-    return str(value).center(width)
+    text = str(value)
+    _charge(max(len(text), width))
+    return text.center(width)
+
+
+def _indent(value: Any, width: int | str = 4, first: bool = False, blank: bool = False) -> str:
+    text = str(value)
+    _charge(len(text) + (text.count("\n") + 1) * (len(width) if isinstance(width, str) else width))
+    return do_indent(text, width, first, blank)
+
+
+@pass_environment
+def _join(env: Any, value: Iterable[Any], d: Any = "", attribute: str | int | None = None) -> str:
+    if attribute is not None:
+        value = map(make_attrgetter(env, attribute), value)
+    separator, parts, size = str(d), [], 0
+    for item in value:
+        parts.append(str(item))
+        size += len(parts[-1]) + len(separator)
+        if size > MAX_SIZE:
+            break
+    _charge(size)
+    return separator.join(parts)
+
+
+def _replace(value: Any, old: Any, new: Any, count: int | None = None) -> str:
+    text, old, new = str(value), str(old), str(new)
+    _charge(len(text) + (text.count(old) if old else len(text) + 1) * len(new))
+    return text.replace(old, new, -1 if count is None else count)
+
+
+@pass_environment
+def _wordwrap(env: Any, value: Any, width: int = 79, break_long_words: bool = True,
+              wrapstring: str | None = None, break_on_hyphens: bool = True) -> str:
+    text = str(value)
+    _charge(len(text) * (1 + len(wrapstring or env.newline_sequence)))
+    return do_wordwrap(env, text, width, break_long_words, wrapstring, break_on_hyphens)
+
+
+def _batch(value: Any, linecount: int, fill_with: Any = None) -> Any:
+    if fill_with is not None:
+        _charge(linecount * _weight(fill_with))
+    return do_batch(value, linecount, fill_with)
+
+
+def _slice(value: Any, slices: int, fill_with: Any = None) -> Any:
+    _charge(slices * (1 if fill_with is None else _weight(fill_with)))
+    return sync_do_slice(value, slices, fill_with)
+
+
+def _format(value: Any, *args: Any, **kwargs: Any) -> str:
+    _check_percent(str(value))
+    text = do_format(value, *args, **kwargs)
+    _charge(len(text))
+    return text
+
+
+def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    result = do_default(value, default_value, boolean)
+    if result is default_value and result is not value:
+        _charge(_weight(default_value))
+    return result
+
+
+@pass_context
+def _map(context: Any, value: Any, *args: Any, **kwargs: Any) -> Iterable[Any]:
+    default = kwargs.get("default")
+    for item in sync_do_map(context, value, *args, **kwargs):
+        if default is not None and item is default:
+            _charge(_weight(default))
+        yield item
+
+
+@pass_environment
+def _sum(env: Any, iterable: Iterable[Any], attribute: str | int | None = None, start: Any = 0) -> Any:
+    if not isinstance(start, (list, tuple)):
+        return sync_do_sum(env, iterable, attribute, start)
+    if attribute is not None:
+        iterable = map(make_attrgetter(env, attribute), iterable)
+    joined = list(start)
+    for part in iterable:
+        joined.extend(part)
+    return joined if isinstance(start, list) else tuple(joined)
+
+
+def _range(*args: int) -> range:
+    numbers = range(*args)
+    if len(numbers) > MAX_RANGE:
+        raise SecurityError(f"range() of {len(numbers):,} numbers is over the limit of {MAX_RANGE:,}")
+    return numbers
+
+
+@pass_context
+def _counted(context: Any, values: Iterable[Any]) -> Iterable[Any]:
+    """Put in front of every loop's values: the turns of all loops of a record count against MAX_STEPS."""
+    budget = _BUDGET.get(None) or _Budget()
+    for value in values:
+        budget.steps += 1
+        if budget.steps > MAX_STEPS:
+            raise SecurityError(f"the loops of one record may not run over {MAX_STEPS:,} turns")
+        yield value
 
 
 def make_environment() -> MappingEnvironment:
     env = MappingEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
     for name in ("lipsum", "cycler", "joiner", "namespace"):
-        env.globals.pop(name, None)
-    env.filters.update(slug=_slug, titleize=titleize, objects=_objects, compact=_compact, pick=_pick,
-                       omit=_omit, to_int=_to_int, to_float=_to_float, center=_center)
+        del env.globals[name]
+    del env.filters["random"]
+    env.globals["range"] = _range
+    env.filters.update(
+        slug=_slug, titleize=_titleize, objects=_objects, compact=_compact, pick=_pick, omit=_omit,
+        to_int=_to_int, to_float=_to_float, batch=_batch, center=_center, default=_default, d=_default,
+        format=_format, indent=_indent, join=_join, map=_map, replace=_replace, slice=_slice, sum=_sum,
+        wordwrap=_wordwrap, _counted=_counted,
+    )
     return env
 
 
+class _Failure(Exception):
+    """A field failed; `Mapper.map` adds the record key and raises it as a MappingError."""
+
+    def __init__(self, field: str, template: str, message: str):
+        super().__init__(message)
+        self.field, self.template, self.message = field, template, message
+
+    def error(self, key: str | None) -> MappingError:
+        return MappingError(key, self.field, self.template, self.message)
+
+
 class Mapper:
-    def __init__(self, key: str, fields: Mapping[str, Any], *, file: str = "<spec>", locate: Locate | None = None):
+    """The mapping of a spec: `key` and `fields` compiled once, then `map` per record."""
+
+    def __init__(self, key: str, fields: Mapping[str, Any], *, file: str = "<spec>",
+                 locate: Locate | None = None):
         self.env = make_environment()
         self._file = file
         self._locate = locate or (lambda path: (None, None))
         self._problems: list[SpecProblem] = []
-        self._key = self._compile(key, "mapping.key", "key")
+        self._key_template = key if isinstance(key, str) else repr(key)
+        self._key = self._compile_tree(key, "mapping.key", "key")
         self._fields = self._compile_tree(dict(fields), "mapping.fields", "")
         if self._problems:
             raise SpecError(self._problems)
 
     def key_of(self, record: dict[str, Any]) -> str:
+        """The record's key as text: a record without one can be neither synced nor quarantined by key."""
+        token = _BUDGET.set(_Budget())
         try:
-            value = self._key(record)
-        except MappingError as exc:
-            raise MappingError(None, exc.field, exc.template, _reason(exc)) from None
-        if value is None or value == "":
-            raise MappingError(None, "key", "", "the key template gave an empty value")
-        return str(value)
+            return self._key_of(record)
+        finally:
+            _BUDGET.reset(token)
 
     def map(self, record: dict[str, Any]) -> Item:
-        if not isinstance(record, dict):
-            raise MappingError(None, "record", "", f"a record must be an object, got {type(record).__name__}")
-        key = self.key_of(record)
+        """The record mapped; a failing template raises MappingError, which fails this record only."""
+        token = _BUDGET.set(_Budget())
         try:
-            data = self._fields(record)
-        except MappingError as exc:
-            raise MappingError(key, exc.field, exc.template, _reason(exc)) from None
+            key = self._key_of(record)
+            try:
+                data = self._fields(record)
+            except _Failure as failure:
+                raise failure.error(key) from None
+        finally:
+            _BUDGET.reset(token)
         return Item(key, data, record)
 
+    def _key_of(self, record: dict[str, Any]) -> str:
+        if not isinstance(record, dict):
+            raise MappingError(None, "record", "", f"a record must be an object, got {_kind(record)}")
+        try:
+            value = self._key(record)
+        except _Failure as failure:
+            raise failure.error(None) from None
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            problem = f"the key must be text or a number, got {_kind(value)}"
+            raise MappingError(None, "key", self._key_template, problem)
+        if value == "":
+            raise MappingError(None, "key", self._key_template, "the key is empty")
+        return str(value)
+
     def _compile_tree(self, value: Any, spec_path: str, field: str) -> Render:
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             parts = [(k, self._compile_tree(v, f"{spec_path}.{k}", f"{field}.{k}" if field else str(k)))
                      for k, v in value.items()]
             return lambda record: {k: render(record) for k, render in parts}
         if isinstance(value, list):
             items = [self._compile_tree(v, f"{spec_path}.{i}", f"{field}.{i}") for i, v in enumerate(value)]
             return lambda record: [render(record) for render in items]
-        if isinstance(value, str):
+        if isinstance(value, str) and ("{{" in value or "{%" in value or "{#" in value):
             return self._compile(value, spec_path, field)
-        return lambda record, constant=value: constant
+        return lambda record: value
 
     def _compile(self, source: str, spec_path: str, field: str) -> Render:
-        if "{{" not in source and "{%" not in source and "{#" not in source:
-            return lambda record: source
         try:
             tree = self.env.parse(source)
+            problems = _check(self.env, tree)
+            if problems:
+                for message in problems:
+                    self._problem(spec_path, f"{message} (in {source!r})")
+                return _unusable
+            expression = _single_expression(tree)
+            if expression is None:
+                return _guarded(self._text(tree), field, source)
+            slow = _guarded(self._expression(expression), field, source)
+            direct = _direct(self.env, expression)
+            return slow if direct is None else _fast(*direct, slow)
         except TemplateSyntaxError as exc:
-            line, col = self._locate(spec_path)
-            self._problems.append(SpecProblem(self._file, line, col, spec_path,
-                                              f"template syntax error: {exc.message} (in {source!r})"))
-            return lambda record: None
-        expression = _single_expression(tree, source)
-        if expression is None:
-            template = self.env.from_string(source)
-            return _guarded(lambda record: template.render(record=record), field, source)
-        lookup = _lookup_path(tree)
-        if lookup is not None:
-            slow = self._expression(expression, source, spec_path)
-            return _guarded(_fast_lookup(lookup, slow), field, source)
-        return _guarded(self._expression(expression, source, spec_path), field, source)
+            where = f"line {exc.lineno} of " if exc.lineno and exc.lineno > 1 else ""
+            self._problem(spec_path, f"template syntax error: {exc.message} (in {where}{source!r})")
+            return _unusable
 
-    def _expression(self, expression: str, source: str, spec_path: str) -> Render:
+    def _problem(self, spec_path: str, message: str) -> None:
+        line, column = self._locate(spec_path)
+        self._problems.append(SpecProblem(self._file, line, column, spec_path, message))
+
+    def _expression(self, expression: nodes.Expr) -> Render:
+        body = nodes.Template([nodes.Assign(nodes.Name("result", "store"), expression)], lineno=1)
+        body.set_environment(self.env)
+        evaluate = TemplateExpression(self.env.from_string(body), False)
+        return lambda record: _native(evaluate(record=record))
+
+    def _text(self, tree: nodes.Template) -> Render:
+        loops = list(tree.find_all(nodes.For))
+        for loop in loops:
+            loop.iter = nodes.Filter(loop.iter, "_counted", [], [], None, None, lineno=loop.lineno)
+        template = self.env.from_string(tree)
+        if not loops:
+            return lambda record: template.render(record=record)
+
+        def render(record: dict[str, Any]) -> str:
+            parts, size = [], 0
+            for part in template.generate(record=record):
+                size += len(part)
+                if size > MAX_SIZE:
+                    raise SecurityError(f"a template may not build text over {MAX_SIZE:,} characters")
+                parts.append(part)
+            return "".join(parts)
+
+        return render
+
+
+def _unusable(record: dict[str, Any]) -> Any:
+    raise AssertionError("a mapping with problems is never used")
+
+
+def _check(env: MappingEnvironment, tree: nodes.Template) -> list[str]:
+    """Every problem a reader of the spec can see without a record: tags, unknown filters, tests and names."""
+    found = [f"the {{% {_TAGS[type(node)]} %}} tag is not available in a mapping"
+             for node in tree.find_all(tuple(_TAGS))]
+    found += ["recursive loops are not available in a mapping"
+              for node in tree.find_all(nodes.For) if node.recursive]
+    for node in tree.find_all((nodes.Filter, nodes.Test)):
+        kind, known = ("filter", env.filters) if isinstance(node, nodes.Filter) else ("test", env.tests)
+        if node.name not in known:
+            found.append(f"unknown {kind} {node.name!r}{_suggest(node.name, known)}")
+    if not found:
+        names = meta.find_undeclared_variables(tree)
+        names |= {n.name for n in tree.find_all(nodes.Name) if n.name == "self"}
+        visible = ["record", *env.globals]
+        found += [f"unknown name {name!r}{_suggest(name, visible) or ' (templates see record)'}"
+                  for name in sorted(names - set(visible))]
+    return list(dict.fromkeys(found))
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, [k for k in known if not k.startswith("_")], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _single_expression(tree: nodes.Template) -> nodes.Expr | None:
+    """The expression when the whole template is one `{{ ... }}` with only whitespace around it."""
+    if len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
+        return None
+    parts = [n for n in tree.body[0].nodes if not (isinstance(n, nodes.TemplateData) and not n.data.strip())]
+    if len(parts) != 1 or isinstance(parts[0], nodes.TemplateData):
+        return None
+    return parts[0]
+
+
+def _direct(env: MappingEnvironment, node: nodes.Expr) -> tuple[tuple[Any, ...], list[Any]] | None:
+    """For `record.a['b'].0 | f(constants) | ...`: the keys and the plain filters, to run without Jinja."""
+    eval_ctx = nodes.EvalContext(env)
+    filters: list[tuple[Callable[..., Any], list[Any], dict[str, Any]]] = []
+    keys: list[Any] = []
+    try:
+        while isinstance(node, nodes.Filter):
+            func = env.filters[node.name]
+            if node.dyn_args or node.dyn_kwargs or getattr(func, "jinja_pass_arg", None) is not None:
+                return None
+            args = [a.as_const(eval_ctx) for a in node.args]
+            filters.insert(0, (func, args, {k.key: k.value.as_const(eval_ctx) for k in node.kwargs}))
+            node = node.node
+        while isinstance(node, (nodes.Getattr, nodes.Getitem)):
+            key = node.attr if isinstance(node, nodes.Getattr) else node.arg.as_const(eval_ctx)
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                return None
+            keys.insert(0, key)
+            node = node.node
+    except nodes.Impossible:
+        return None
+    if not keys or not (isinstance(node, nodes.Name) and node.name == "record"):
+        return None
+    return tuple(keys), filters
+
+
+def _fast(keys: tuple[Any, ...], filters: list[Any], slow: Render) -> Render:
+    """Dict access and direct filter calls; on any failure Jinja runs the template for its exact result."""
+
+    def render(record: dict[str, Any]) -> Any:
         try:
-            compiled = self.env.compile_expression(expression, undefined_to_none=False)
-        except TemplateSyntaxError as exc:
-            line, col = self._locate(spec_path)
-            self._problems.append(SpecProblem(self._file, line, col, spec_path,
-                                              f"template syntax error: {exc.message} (in {source!r})"))
-            return lambda record: None
+            value: Any = record
+            for key in keys:
+                value = value[key]
+            for func, args, kwargs in filters:
+                value = func(value, *args, **kwargs)
+            return value if type(value) in _SCALARS else _native(value)
+        except Exception:
+            return slow(record)
 
-        def evaluate(record: dict[str, Any]) -> Any:
-            return _native(compiled(record=record))
-
-        return evaluate
+    return render
 
 
 def _native(value: Any) -> Any:
+    """A template's value as data: fresh lists and objects, never an undefined, a function or an object."""
+    if type(value) in _SCALARS:
+        return value
+    if type(value) is list:
+        return [v if type(v) in _SCALARS else _native(v) for v in value]
+    if type(value) is dict:
+        return {k: v if type(v) in _SCALARS else _native(v) for k, v in value.items()}
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
-    if isinstance(value, (str, int, float, bool, dict, list)) or value is None:
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (int, float)):
         return value
-    if isinstance(value, tuple):
-        return list(value)
-    if hasattr(value, "__iter__") and not isinstance(value, (bytes, bytearray)):
+    if isinstance(value, Mapping):
+        return {k: _native(v) for k, v in value.items()}
+    if callable(value):
+        what = f"the method {value.__name__!r}" if hasattr(value, "__name__") else "a function"
+        raise TemplateRuntimeError(f"the template gives {what}, not data")
+    if isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray)):
         return [_native(v) for v in value]
-    return value
+    raise TemplateRuntimeError(f"the template gives a {type(value).__name__} object, not data")
 
 
 def _guarded(render: Render, field: str, source: str) -> Render:
     def guarded(record: dict[str, Any]) -> Any:
         try:
             return render(record)
-        except MappingError:
-            raise
         except SecurityError as exc:
-            raise MappingError(None, field, source, f"unsafe template: {exc}") from None
-        except UndefinedError as exc:
-            raise MappingError(None, field, source, str(exc)) from None
-        except (OverflowError, MemoryError) as exc:
-            raise MappingError(None, field, source, f"unsafe template: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - any template failure fails this record, not the run
-            raise MappingError(None, field, source, f"{type(exc).__name__}: {exc}") from None
+            raise _Failure(field, source, f"unsafe template: {_message(exc)}") from None
+        except TemplateError as exc:
+            raise _Failure(field, source, _message(exc)) from None
+        except Exception as exc:
+            raise _Failure(field, source, f"{type(exc).__name__}: {_message(exc)}") from None
 
     return guarded
 
 
-def _reason(exc: MappingError) -> str:
-    text = exc.message
-    prefix = "record None: "
-    if text.startswith(prefix):
-        text = text[len(prefix):]
-    marker = f"field {exc.field!r}: "
-    if text.startswith(marker):
-        text = text[len(marker):]
-    suffix = f" (template: {exc.template})"
-    if text.endswith(suffix):
-        text = text[: -len(suffix)]
-    return text
-
-
-def _single_expression(tree: nodes.Template, source: str) -> str | None:
-    """The expression text when the whole template is one `{{ ... }}`, else None."""
-    if len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
-        return None
-    parts = tree.body[0].nodes
-    if len(parts) != 1 or isinstance(parts[0], nodes.TemplateData):
-        return None
-    text = source.strip()
-    if not (text.startswith("{{") and text.endswith("}}")):
-        return None
-    inner = text[2:-2]
-    if inner.startswith("-"):
-        inner = inner[1:]
-    if inner.endswith("-"):
-        inner = inner[:-1]
-    if "}}" in inner or "{{" in inner:
-        return None
-    return inner.strip()
-
-
-def _lookup_path(tree: nodes.Template) -> tuple[str | int, ...] | None:
-    """('dimensions', 'width') for `{{ record.dimensions.width }}`; None for anything but a plain lookup."""
-    node = tree.body[0].nodes[0]
-    path: list[str | int] = []
-    while isinstance(node, (nodes.Getattr, nodes.Getitem)):
-        if isinstance(node, nodes.Getattr):
-            path.append(node.attr)
-        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, (str, int)):
-            path.append(node.arg.value)
-        else:
-            return None
-        node = node.node
-    if not (isinstance(node, nodes.Name) and node.name == "record") or not path:
-        return None
-    path.reverse()
-    if any(isinstance(p, str) and (p.startswith("_") or hasattr(dict, p)) for p in path):
-        return None
-    return tuple(path)
-
-
-def _fast_lookup(path: tuple[str | int, ...], slow: Render) -> Render:
-    """Direct dict access; anything unusual (a missing key, a non-dict) goes to Jinja for its exact error."""
-    if len(path) == 1:
-        (k,) = path
-
-        def one(record: dict[str, Any]) -> Any:
-            try:
-                return record[k]
-            except (KeyError, TypeError, IndexError):
-                return slow(record)
-
-        return one
-
-    def many(record: dict[str, Any]) -> Any:
-        value: Any = record
-        try:
-            for k in path:
-                if isinstance(k, str) and not isinstance(value, dict):
-                    return slow(record)
-                value = value[k]
-        except (KeyError, TypeError, IndexError):
-            return slow(record)
-        return value
-
-    return many
+def _message(exc: Exception) -> str:
+    return str(exc).rstrip(".") or type(exc).__name__
 
 
 class UniqueValues:

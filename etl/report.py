@@ -92,6 +92,10 @@ class RunReport:
         lines.append(f"Duration:   {self.duration_s:.2f}s")
         if self.error:
             lines.append(f"Error:      {redact(self.error)}")
+        for warning in self.warnings[:MAX_LISTED]:
+            lines.append(f"Warning:    {redact(warning)}")
+        if len(self.warnings) > MAX_LISTED:
+            lines.append(f"  ... and {len(self.warnings) - MAX_LISTED} more warnings (see the report or the log)")
         for failure in self.failures[:MAX_LISTED]:
             lines.append(f"  - {failure['key']}: {failure['message']}")
         if len(self.failures) > MAX_LISTED:

@@ -24,9 +24,11 @@ def slugify(text: object) -> str:
     Text with no ASCII letter or digit gives "": the caller decides what that means (the mapping's `slug`
     filter refuses it, as an empty handle is never what a mapping wants).
     """
-    folded = unicodedata.normalize("NFKD", str(text).casefold())
-    ascii_only = "".join(c for c in folded if not unicodedata.combining(c)).lower()
-    return _NON_ALNUM.sub("-", ascii_only).strip("-")
+    text = str(text)
+    if not text.isascii():
+        folded = unicodedata.normalize("NFKD", text.casefold())
+        text = "".join(c for c in folded if not unicodedata.combining(c))
+    return _NON_ALNUM.sub("-", text.lower()).strip("-")
 
 
 def unique_handle(base: str, taken: Container[str]) -> str:

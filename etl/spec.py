@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +108,7 @@ def load_spec(path: str | os.PathLike[str], *, overrides: Sequence[str] = (), si
     data = {k: (v if (k == "sink" and sink is not None) else interpolate(v, env, report, (k,)))
             for k, v in data.items()}
 
+    _check_finite(data, (), report)
     _validate(data, core_schema(), (), report)
     _check_unique(data.get("mapping"), report)
     for section, reg in ADAPTER_SECTIONS.items():
@@ -134,6 +136,21 @@ def load_spec(path: str | os.PathLike[str], *, overrides: Sequence[str] = (), si
         state_dir=_state_dir(data.get("state_dir"), name),
         positions=located.positions,
     )
+
+
+def _check_finite(value: Any, path: tuple, report) -> None:
+    """YAML's .inf and .nan pass every numeric bound; no setting means them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        report(path, _NOT_FINITE.format(_show(value)))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(item, (*path, key), report)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_finite(item, (*path, i), report)
+
+
+_NOT_FINITE = "must be a finite number, got {}"
 
 
 def _check_unique(mapping: Any, report) -> None:
@@ -202,6 +219,8 @@ def _explain(error: ValidationError) -> list[tuple[tuple, str]]:
     """Turn one jsonschema error into (relative path, message a user can act on) pairs."""
     custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
     kind, inst = error.validator, error.instance
+    if isinstance(inst, float) and not math.isfinite(inst):
+        return [((), _NOT_FINITE.format(_show(inst)))]
     if kind == "additionalProperties" and isinstance(inst, dict):
         known = list(error.schema.get("properties", {}))
         out = []
@@ -216,11 +235,13 @@ def _explain(error: ValidationError) -> list[tuple[tuple, str]]:
         missing = [k for k in error.validator_value if isinstance(inst, dict) and k not in inst]
         return [((), f"missing required key {k!r}") for k in missing]
     if custom:
-        return [((), f"{custom}; got {_show(inst)}")]
+        got = f"keys present: {', '.join(map(str, inst)) or 'none'}" if isinstance(inst, dict) else f"got {_show(inst)}"
+        return [((), f"{custom}; {got}")]
     if kind == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return [((), f"expected {_article(expected)}, got {_typename(inst)} {_show(inst)}")]
+        shown = "" if inst is None else f" {_show(inst)}"
+        return [((), f"expected {_article(expected)}, got {_typename(inst)}{shown}")]
     if kind in ("enum", "const"):
         allowed = error.validator_value if kind == "enum" else [error.validator_value]
         return [((), f"must be one of {', '.join(map(_show, allowed))}; got {_show(inst)}")]
@@ -230,8 +251,12 @@ def _explain(error: ValidationError) -> list[tuple[tuple, str]]:
     if kind in ("anyOf", "oneOf") and error.context:
         best = min(error.context, key=lambda e: len(list(e.absolute_path)))
         return _explain(best)
-    if kind == "minLength" and error.validator_value == 1:
+    if kind in ("minLength", "minProperties", "minItems") and error.validator_value == 1:
         return [((), "must not be empty")]
+    if kind == "pattern":
+        description = error.schema.get("description") if isinstance(error.schema, dict) else None
+        expected = description.rstrip(".") if description else f"text matching {error.validator_value}"
+        return [((), f"expected {expected}; got {_show(inst)}")]
     return [((), error.message)]
 
 

@@ -47,21 +47,46 @@ def _hint(problem: str) -> str:
     return ""
 
 
+MAX_VALUES = 100_000
+"""A pipeline file has hundreds of values; aliases that expand past this are a mistake or an attack."""
+
+
+class _TooBig(Exception):
+    def __init__(self, node: yaml.Node):
+        self.node = node
+
+
 def load_yaml(text: str, file: str) -> Located:
-    loader = _Loader(text)
     problems: list[SpecProblem] = []
     located = Located(None, file)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        escape = f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+        raise SpecError(SpecProblem(file, line, column, "", f"YAML syntax error: the character U+{code:04X} "
+                                    f"is not allowed: remove it, or write it as {escape} in double quotes")) from None
     try:
         node = loader.get_single_node()
         if node is None:
             empty = "the file is empty: a pipeline needs version, source, mapping and sink"
             raise SpecError(SpecProblem(file, 1, 1, "", empty))
-        located.data = _construct(loader, node, (), located, problems)
+        located.data = _construct(loader, node, (), located, problems, [0])
+    except _TooBig as exc:
+        mark = exc.node.start_mark
+        raise SpecError(SpecProblem(file, mark.line + 1, mark.column + 1, "",
+                                    f"the file expands to over {MAX_VALUES:,} values: are YAML aliases (*name) "
+                                    f"repeating each other?")) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         problem = (exc.problem or exc.context or "invalid YAML").strip()
         message = f"YAML syntax error: {problem}{_hint(problem)}"
+        opened = exc.context_mark
+        if exc.problem and exc.context and opened is not None and mark is not None and opened.line != mark.line:
+            message += f" ({exc.context.strip()} that starts at line {opened.line + 1})"
         raise SpecError(SpecProblem(file, line, col, "", message)) from None
     except yaml.YAMLError as exc:
         raise SpecError(SpecProblem(file, None, None, "", f"YAML error: {exc}")) from None
@@ -73,7 +98,10 @@ def load_yaml(text: str, file: str) -> Located:
 
 
 def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: Path, located: Located,
-               problems: list[SpecProblem]) -> Any:
+               problems: list[SpecProblem], count: list[int]) -> Any:
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise _TooBig(node)
     located.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
@@ -93,10 +121,11 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: Path, located: Lo
                                             f"duplicate key {key!r}: keep one"))
                 continue
             located.positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            out[key] = _construct(loader, value_node, child, located, problems)
+            out[key] = _construct(loader, value_node, child, located, problems, count)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(loader, item, (*path, i), located, problems) for i, item in enumerate(node.value)]
+        return [_construct(loader, item, (*path, i), located, problems, count)
+                for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
 
 

@@ -195,7 +195,7 @@ def _reason(exc: BaseException) -> str:
     inner = getattr(inner, "reason", None) or inner
     if isinstance(inner, ProtocolError) and inner.args:
         text = str(inner.args[0]).rstrip(".")
-        if len(inner.args) > 1 and str(inner.args[1]) not in text:
+        if len(inner.args) > 1 and str(inner.args[1]) not in text and repr(inner.args[1]) not in text:
             text += f": {inner.args[1]}"
     else:
         text = str(inner)

@@ -49,10 +49,10 @@ RETRY_SCHEMA: dict[str, Any] = {
         },
         "retry_on": {
             "type": "array",
-            "items": {"type": "integer", "minimum": 100, "maximum": 599},
+            "items": {"type": "integer", "minimum": 400, "maximum": 599},
             "uniqueItems": True,
             "default": sorted(DEFAULT_RETRY_ON),
-            "description": "HTTP statuses worth another attempt.",
+            "description": "HTTP error statuses (400-599) worth another attempt.",
         },
         "max_retry_after": {
             **DURATION_SCHEMA, "default": "2m",

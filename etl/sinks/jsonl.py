@@ -1,7 +1,8 @@
 """Mapped items as JSON lines in a file: the preview sink (`etl run --to FILE`), and a sink of its own.
 
 The file is written beside its final name and moved into place on close, so a reader never sees half a
-preview from a run that is still going.
+preview from a run that is still going. A run that fails aborts the sink instead: the partial file is removed
+and the target is left as it was (absent, or the last complete preview), since half a preview looks whole.
 """
 
 from __future__ import annotations
@@ -96,5 +97,21 @@ class JsonlSink:
             return
         self._file.close()
         self._file = None
-        if self._tmp is not None:
-            os.replace(self._tmp, self.path)
+        tmp, self._tmp = self._tmp, None
+        if tmp is not None:
+            try:
+                os.replace(tmp, self.path)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise SinkError(f"cannot write {self.path}: {exc.strerror}") from None
+
+    def abort(self) -> str | None:
+        """The run failed: drop the partial file; the note says so in the summary."""
+        if self._file is None or self.path == "-":
+            return None
+        self._file.close()
+        self._file = None
+        tmp, self._tmp = self._tmp, None
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        return f"{self.path} was not written: the run failed, and a partial preview would look complete"

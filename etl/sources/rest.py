@@ -24,6 +24,16 @@ from ..http.retry import RETRY_SCHEMA, RetryPolicy
 from ..redact import redact, redact_url
 
 DEFAULT_MAX_PAGES = 10000
+NO_TIME_LIMIT = "must be more than 0s: every request needs a time limit"
+TIMEOUT_SCHEMA: dict[str, Any] = {
+    "allOf": [
+        DURATION_SCHEMA,
+        {"not": {"anyOf": [{"const": 0}, {"type": "string", "pattern": r"^\s*0+(\.0+)?\s*(ms|s|m|h)?\s*$"}]},
+         "x-message": NO_TIME_LIMIT},
+    ],
+    "default": "30s",
+    "description": "How long one request may take before it counts as failed (and is retried); more than 0s.",
+}
 
 
 class RestSource:
@@ -53,7 +63,7 @@ class RestSource:
                 "type": "string", "default": "",
                 "description": "Dotted path to the records list in each response; '' = the body is the list.",
             },
-            "timeout": {**DURATION_SCHEMA, "default": "30s"},
+            "timeout": TIMEOUT_SCHEMA,
             "retry": RETRY_SCHEMA,
             "pagination": {
                 "type": "object",
@@ -78,7 +88,7 @@ class RestSource:
         timeout = parse_duration(config.get("timeout", 30))
         if timeout <= 0:
             raise SpecError(SpecProblem(str(context.spec_path), None, None, "source.timeout",
-                                        "must be more than 0s: every request needs a time limit"))
+                                        NO_TIME_LIMIT))
         self.client = HttpClient(
             timeout=timeout,
             retry=RetryPolicy.from_config(config.get("retry")),

@@ -28,6 +28,8 @@ from click.testing import CliRunner
 from etl.cli import main
 from tests.support.dummyjson import serve_dummyjson
 
+from .proxy import UPSTREAM_MARK
+
 ROOT = Path(__file__).resolve().parents[3]
 CASSETTES = ROOT / "cassettes"
 PIPELINE = ROOT / "pipelines" / "dummyjson.yaml"
@@ -80,7 +82,7 @@ def real_medusa() -> Medusa:
 
 def _medusa_only(request: Any) -> Any:
     parts = urlsplit(request.uri)
-    if not parts.path.startswith(("/admin", "/auth")):
+    if not parts.path.startswith(("/admin", "/auth")) or UPSTREAM_MARK in request.headers:
         return None
     fixed = urlsplit(CASSETTE_URL)
     request.uri = urlunsplit((fixed.scheme, fixed.netloc, parts.path, parts.query, ""))
@@ -103,16 +105,24 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+def _same_body(r1: Any, r2: Any) -> None:
+    """Bodies compared as JSON, without vcrpy's diff of every mismatch (slow on 30 kB batch bodies)."""
+    if _decode(r1.body) != _decode(r2.body):
+        raise AssertionError("the bodies differ")
+
+
 def recorder() -> vcr.VCR:
-    return vcr.VCR(
+    recorder = vcr.VCR(
         cassette_library_dir=str(CASSETTES),
         record_mode="all" if RECORDING else "none",
-        match_on=["method", "path", "query", "body"],
+        match_on=["method", "path", "query", "json_body"],
         filter_headers=["authorization", "cookie", "x-api-key"],
         before_record_request=_medusa_only,
         before_record_response=_scrub_response,
         decode_compressed_response=True,
     )
+    recorder.register_matcher("json_body", _same_body)
+    return recorder
 
 
 @dataclass
@@ -173,9 +183,16 @@ def run_etl(command: str, medusa: Medusa, workdir: Path, *args: str, products: S
 
 @contextmanager
 def cassette(name: str) -> Iterator[Any]:
-    """Replays `cassettes/NAME`; when recording, overwrites it. In replay, every recorded request must be
-    made again: a run that skips a request the real Medusa saw has changed behaviour."""
-    with recorder().use_cassette(name, allow_playback_repeats=False) as cas:
+    """Replays `cassettes/NAME`. When recording, records afresh and replaces the file only if the run
+    raised nothing. In replay every recorded request must be made again: a run that skips a request the
+    real Medusa saw has changed behaviour."""
+    path = CASSETTES / name
+    target = path.with_name(f".{name}.recording") if RECORDING else path
+    if RECORDING:
+        target.unlink(missing_ok=True)
+    with recorder().use_cassette(str(target), allow_playback_repeats=False) as cas:
         yield cas
-    if not RECORDING:
+    if RECORDING:
+        target.replace(path)
+    else:
         assert cas.all_played, f"{name}: {len(cas.data) - cas.play_count} recorded requests were not made"

@@ -15,6 +15,8 @@ from typing import Any
 
 import requests
 
+UPSTREAM_MARK = "X-Test-Proxy-Upstream"
+"""Set on the proxy's own requests to Medusa, so a recording keeps only what the sink sent."""
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
 
 
@@ -52,8 +54,8 @@ class MedusaProxy:
             if fault is not None:
                 fault.hits += 1
         if fault is None or fault.forward:
-            upstream = requests.request(method, self.target + path, headers=headers, data=body or None,
-                                        timeout=120)
+            upstream = requests.request(method, self.target + path, headers={**headers, UPSTREAM_MARK: "1"},
+                                        data=body or None, timeout=120)
             reply = (upstream.status_code, dict(upstream.headers), upstream.content)
         if fault is not None:
             message = {"message": f"injected {fault.status} by the test proxy", "type": "unknown_error"}

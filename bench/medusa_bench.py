@@ -1,0 +1,223 @@
+"""What a Medusa sync costs: a first sync and a no-change rerun, against a floor that only posts the batches.
+
+Needs the live Medusa (`make medusa-up`; MEDUSA_URL and MEDUSA_API_KEY come from the environment or from
+`scripts/medusa-dev.sh env`). The store is shared, so nothing here empties it: every product and category
+the benchmark makes carries the prefix `etlbench` (handles `etlbench-...`, SKUs `ETLBENCH-...`, external ids
+from 900000001), the store's other contents are left alone, and only prefixed items are deleted afterwards.
+The products are the 194 of the recorded DummyJSON catalogue, cycled for the larger sizes.
+
+For each size, through a proxy that counts HTTP calls by route:
+  1. etl first sync   `etl run pipelines/dummyjson.yaml`: every product is new to the store
+  2. etl rerun        the same, nothing changed: should write nothing
+  3. floor            the batch bodies etl sent in 1, posted straight to /admin/products/batch in order
+                      (after etl's products were deleted; the categories etl made stay for the floor)
+
+    python -m bench.medusa_bench [--sizes 194,2000,10000] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench.catalogue_server import running
+from bench.counting_proxy import CountingProxy
+from bench.measure import machine, measure
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+PREFIX = "etlbench"
+ID_OFFSET = 900_000_000
+BATCH = "POST /admin/products/batch"
+PAGE_SIZE = 100
+
+
+def medusa_env() -> dict[str, str]:
+    env = {k: os.environ[k] for k in ("MEDUSA_URL", "MEDUSA_API_KEY") if os.environ.get(k)}
+    if len(env) < 2:
+        out = subprocess.run(["bash", str(ROOT / "scripts" / "medusa-dev.sh"), "env"], capture_output=True,
+                             text=True, check=False).stdout
+        for line in out.splitlines():
+            name, _, value = line.removeprefix("export ").partition("=")
+            if name in ("MEDUSA_URL", "MEDUSA_API_KEY") and name not in env:
+                env[name] = value.strip().strip("'\"")
+    if len(env) < 2:
+        sys.exit("MEDUSA_URL and MEDUSA_API_KEY are needed: start Medusa with `make medusa-up`")
+    return env
+
+
+class Admin:
+    """Just enough of the Admin API to find and delete what the benchmark made."""
+
+    def __init__(self, url: str, api_key: str):
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+        token = base64.b64encode(f"{api_key}:".encode()).decode()
+        self.session.headers.update({"Authorization": f"Basic {token}", "Accept": "application/json"})
+
+    def _all(self, path: str, plural: str, fields: str) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        while True:
+            answer = self.session.get(self.url + path, params={"fields": fields, "limit": 1000, "offset": len(rows),
+                                                               "order": "id"}, timeout=120)
+            answer.raise_for_status()
+            page = answer.json()
+            rows += page.get(plural) or []
+            if not page.get(plural) or len(rows) >= int(page.get("count", 0)):
+                return rows
+
+    def products(self) -> list[dict[str, Any]]:
+        return self._all("/admin/products", "products", "id,handle")
+
+    def ours(self, rows: list[dict[str, Any]]) -> list[str]:
+        return [r["id"] for r in rows if str(r.get("handle") or "").startswith(f"{PREFIX}-")]
+
+    def delete_products(self) -> int:
+        ids = self.ours(self.products())
+        for start in range(0, len(ids), 200):
+            answer = self.session.post(self.url + "/admin/products/batch", json={"delete": ids[start:start + 200]},
+                                       timeout=600)
+            answer.raise_for_status()
+        return len(ids)
+
+    def delete_categories(self) -> int:
+        rows = self._all("/admin/product-categories", "product_categories", "id,handle")
+        ids = self.ours(rows)
+        for category_id in ids:
+            self.session.delete(f"{self.url}/admin/product-categories/{category_id}", timeout=60).raise_for_status()
+        return len(ids)
+
+    def cleanup(self) -> tuple[int, int]:
+        return self.delete_products(), self.delete_categories()
+
+
+def phase(name: str, argv: list[str], env: dict[str, str], proxy: CountingProxy, work: Path,
+          capture: str | None = None, report: Path | None = None) -> dict[str, Any]:
+    proxy.reset(capture)
+    result = measure(argv, env=env, cwd=work, stderr_path=work / f"{name}.stderr")
+    row: dict[str, Any] = {
+        "phase": name, "wall_s": round(result.wall_s, 2), "cpu_s": round(result.cpu_s, 2),
+        "peak_rss_mb": round(result.peak_rss_mb, 1), "exit_code": result.returncode,
+        "http_calls": sum(proxy.calls.values()), "writes": proxy.writes(),
+        "calls_by_kind": dict(sorted(proxy.calls.items())),
+    }
+    if report is not None and report.exists():
+        summary = json.loads(report.read_text(encoding="utf-8"))
+        row["report"] = {k: summary.get(k) for k in ("fetched", "created", "updated", "unchanged", "failed")}
+        row["error"] = summary.get("error")
+    if result.returncode != 0:
+        row["stderr"] = result.stderr[-600:]
+    return row
+
+
+def bench_size(n: int, server_url: str, medusa: dict[str, str], admin: Admin, keep: bool) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix=f"bench-medusa-{n}-"))
+    rows = []
+    try:
+        with CountingProxy(medusa["MEDUSA_URL"]) as proxy:
+            env = {**os.environ, **medusa, "MEDUSA_URL": proxy.url, "DUMMYJSON_URL": f"{server_url}/n/{n}",
+                   "ETL_STATE_DIR": str(work / "state"), "PYTHONPATH": str(ROOT)}
+
+            def etl(report: Path) -> list[str]:
+                return [sys.executable, "-m", "etl.cli", "run", str(ROOT / "pipelines" / "dummyjson.yaml"), "-q",
+                        "--set", f"source.pagination.limit={PAGE_SIZE}", "--report", str(report)]
+
+            first = phase("etl first sync", etl(work / "first.json"), env, proxy, work, capture=BATCH,
+                          report=work / "first.json")
+            bodies = work / "bodies.jsonl"
+            bodies.write_bytes(b"".join(body + b"\n" for body in proxy.captured))
+            rows.append(first)
+            rows.append(phase("etl rerun", etl(work / "rerun.json"), env, proxy, work, report=work / "rerun.json"))
+            print(_line(n, rows[-2]), _line(n, rows[-1]), sep="\n", file=sys.stderr, flush=True)
+            admin.delete_products()
+            floor = phase("floor", [sys.executable, str(ROOT / "bench" / "medusa_floor.py"), proxy.url, str(bodies)],
+                          env, proxy, work)
+            rows.append(floor)
+            print(_line(n, floor), file=sys.stderr, flush=True)
+    finally:
+        if not keep:
+            admin.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+    by = {r["phase"]: r for r in rows}
+    ratio = by["etl first sync"]["wall_s"] / by["floor"]["wall_s"] if by["floor"]["wall_s"] else None
+    return {"n": n, "phases": rows, "first_over_floor": round(ratio, 2) if ratio else None}
+
+
+def _line(n: int, row: dict[str, Any]) -> str:
+    return (f"  N={n:<6} {row['phase']:<15} {row['wall_s']:7.2f} s  {row['http_calls']:5d} calls "
+            f"({row['writes']} writes)  exit {row['exit_code']}  {row.get('report', '')}")
+
+
+def table(sizes: list[dict[str, Any]]) -> str:
+    lines = ["| N | phase | wall s | products/s | HTTP calls | writes | created / updated / unchanged / failed |",
+             "|---:|:---|---:|---:|---:|---:|:---|"]
+    for size in sizes:
+        for row in size["phases"]:
+            report = row.get("report") or {}
+            counts = " / ".join(str(report.get(k, "-")) for k in ("created", "updated", "unchanged", "failed")) \
+                if report else "-"
+            rate = f"{size['n'] / row['wall_s']:,.0f}" if row["wall_s"] else "-"
+            lines.append(f"| {size['n']:,} | {row['phase']} | {row['wall_s']:.2f} | {rate} | {row['http_calls']} "
+                         f"| {row['writes']} | {counts} |")
+    lines += ["", "| N | first sync / floor | rerun writes | rerun HTTP calls |", "|---:|---:|---:|---:|"]
+    for size in sizes:
+        by = {r["phase"]: r for r in size["phases"]}
+        rerun = by["etl rerun"]
+        lines.append(f"| {size['n']:,} | {size['first_over_floor']:.2f}x | {rerun['writes']} | {rerun['http_calls']} |")
+    lines += ["", "HTTP calls by kind:"]
+    for size in sizes:
+        for row in size["phases"]:
+            kinds = ", ".join(f"{k} x{v}" for k, v in row["calls_by_kind"].items())
+            lines.append(f"  N={size['n']:,} {row['phase']}: {kinds}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="194,2000,10000")
+    parser.add_argument("--out", type=Path, default=RESULTS / "medusa.json")
+    parser.add_argument("--keep", action="store_true", help="leave the benchmark's products in the store")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    medusa = medusa_env()
+    admin = Admin(medusa["MEDUSA_URL"], medusa["MEDUSA_API_KEY"])
+    try:
+        admin.session.get(admin.url + "/health", timeout=10).raise_for_status()
+    except requests.RequestException as exc:
+        sys.exit(f"no Medusa at {admin.url} ({exc}): start it with `make medusa-up`")
+    leftovers = admin.cleanup()
+    if any(leftovers):
+        print(f"removed {leftovers[0]} products and {leftovers[1]} categories left by an earlier run",
+              file=sys.stderr)
+    others = len(admin.products())
+    results = []
+    with running(sizes, PAGE_SIZE, prefix=PREFIX, id_offset=ID_OFFSET) as server_url:
+        for n in sizes:
+            results.append(bench_size(n, server_url, medusa, admin, args.keep))
+    result = {
+        "command": "make bench-medusa  # python -m bench.medusa_bench " + " ".join(argv or sys.argv[1:]),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "store_products_before": others,
+        "sizes": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"The store held {others} other products (read by every sync, left alone).")
+    print(table(results))
+    print(f"\nresults: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
