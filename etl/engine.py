@@ -67,6 +67,10 @@ def make_mapper(spec: Spec) -> Mapper:
     return Mapper(spec.mapping.key, spec.mapping.fields, file=str(spec.path), locate=spec.locate)
 
 
+class InternalError(EtlError):
+    """An unexpected exception inside an adapter or the engine: reported like any failed run."""
+
+
 def run(spec: Spec, options: RunOptions | None = None) -> RunReport:
     return Run(spec, options or RunOptions()).execute()
 
@@ -104,6 +108,8 @@ class Run:
             finished = True
         except EtlError as exc:
             self._failed(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug still ends in a report, a journal line and exit 1
+            self._failed(InternalError(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)"), exc)
         finally:
             if sink is not None:
                 self._close(sink, finished)
@@ -115,10 +121,10 @@ class Run:
             report.finish()
         return report
 
-    def _failed(self, exc: EtlError) -> None:
+    def _failed(self, exc: EtlError, cause: BaseException | None = None) -> None:
         self.report.error = str(exc)
         self.report.exit_code = exc.exit_code
-        self.report.exception = exc
+        self.report.exception = cause or exc
         log.error("%s failed: %s", self.spec.name, exc)
 
     def _close(self, sink: Sink, finished: bool) -> None:

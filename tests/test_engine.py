@@ -148,3 +148,17 @@ def test_prune_is_skipped_after_an_incomplete_read(fakes, write_spec):
     report = run(spec_for(write_spec, source=", total: 4", extra="prune: {action: delete, max_fraction: 1}"))
     assert (report.pruned, sink.pruned) == (0, [])
     assert any("Pruning skipped: the source read was incomplete" in w for w in report.warnings)
+
+
+def test_a_bug_in_a_sink_fails_the_run_with_a_report_not_a_crash(fakes, write_spec, monkeypatch):
+    source, sink = fakes
+    source.records = records(2)
+
+    def broken(self, batch):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(sink, "write", broken)
+    report = run(spec_for(write_spec))
+    assert (report.status, report.exit_code) == ("failed", 1)
+    assert report.error == "internal error: KeyError: 'oops' (rerun with --debug)"
+    assert isinstance(report.exception, KeyError)
