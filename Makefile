@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export ETL_STATE_DIR ?= $(CURDIR)/.etl
 
-.PHONY: install test lint demo record test-live medusa-up medusa-stop medusa-env dummyjson bench bench-medusa clean
+.PHONY: schema install test lint demo record test-live medusa-up medusa-stop medusa-env dummyjson bench bench-medusa clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ record: $(STAMP)
 test-live: $(STAMP)
 	bash scripts/medusa-dev.sh up >/dev/null
 	$(BIN)/pytest -q -m live
+
+## the full JSON Schema for editors (yaml-language-server), kept in pipelines/
+schema: $(STAMP)
+	$(BIN)/etl schema > pipelines/pipeline.schema.json
 
 clean:
 	rm -rf $(VENV) .etl .pytest_cache .ruff_cache *.egg-info

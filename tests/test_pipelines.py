@@ -49,3 +49,9 @@ def test_preview_writes_every_product_mapped_for_medusa(dummyjson_url, tmp_path)
 def test_the_example_pipeline_validates():
     result = CliRunner().invoke(main, ["validate", PIPELINE], env={"MEDUSA_API_KEY": "sk_test"})
     assert result.exit_code == 0, result.output
+
+
+def test_the_schema_file_editors_use_is_current():
+    """pipelines/pipeline.schema.json is what `etl schema` prints (regenerate: make schema)."""
+    result = CliRunner().invoke(main, ["schema"])
+    assert json.loads((ROOT / "pipelines" / "pipeline.schema.json").read_text()) == json.loads(result.output)
