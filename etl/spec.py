@@ -87,21 +87,32 @@ def load_spec(path: str | os.PathLike[str], *, overrides: Sequence[str] = (), si
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(f"{file}: no such pipeline file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{file}: cannot read the pipeline file: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raw = exc.object
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError(SpecProblem(file, line, col, "", f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} "
+                                    f"here): save it as UTF-8")) from None
+    except OSError as exc:
+        raise UsageError(f"{file}: cannot read the pipeline file: {exc.strerror or exc}") from None
     located = load_yaml(text, file)
     problems: list[SpecProblem] = []
+    overridden: dict[tuple, str] = {}
 
     def report(p: Iterable, message: str) -> None:
-        line, col = located.locate(tuple(p))
-        problems.append(SpecProblem(file, line, col, dotted(tuple(p)), message))
+        p = tuple(p)
+        line, col = located.locate(p)
+        item = next((overridden[p[:n]] for n in range(len(p), 0, -1) if p[:n] in overridden), None)
+        if item is not None:
+            line, col, message = None, None, f"{message} (from --set {item})"
+        problems.append(SpecProblem(file, line, col, dotted(p), message))
 
     data = located.data
     if not isinstance(data, dict):
         raise SpecError(SpecProblem(file, 1, 1, "", "a pipeline file must be a mapping with version, source, "
                                     "mapping and sink"))
     for item in overrides:
-        _apply_override(data, item)
+        overridden[_apply_override(data, item)] = item
     if sink is not None:
         data = {**data, "sink": {"type": sink.type, **sink.config}}
     env = os.environ if env is None else env
@@ -119,7 +130,8 @@ def load_spec(path: str | os.PathLike[str], *, overrides: Sequence[str] = (), si
     mapping = data.get("mapping")
     if compile_mapping and isinstance(mapping, dict) and isinstance(mapping.get("fields"), dict) \
             and isinstance(mapping.get("key"), str):
-        problems.extend(_compile_problems(mapping, located))
+        for problem in _compile_problems(mapping, located):
+            report(tuple(int(part) if part.isdigit() else part for part in problem.path.split(".")), problem.message)
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.column or 0, p.path))
         raise SpecError(_dedupe(problems))
@@ -173,7 +185,7 @@ def _without_type(block: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in block.items() if k != "type"}
 
 
-def _apply_override(data: dict, item: str) -> None:
+def _apply_override(data: dict, item: str) -> tuple[str, ...]:
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
         raise UsageError(f"--set {item!r}: expected dotted.key=value, e.g. --set sink.batch_size=50")
@@ -191,6 +203,7 @@ def _apply_override(data: dict, item: str) -> None:
             raise UsageError(f"--set {item!r}: {'.'.join(parts[:i + 1])} is not a mapping")
         node = nxt
     node[parts[-1]] = value
+    return tuple(parts)
 
 
 def _validate_adapter(block: dict, reg: registry.Registry, path: tuple, report) -> None:

@@ -83,10 +83,11 @@ def load_yaml(text: str, file: str) -> Located:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         problem = (exc.problem or exc.context or "invalid YAML").strip()
-        message = f"YAML syntax error: {problem}{_hint(problem)}"
+        hint = _hint(problem)
         opened = exc.context_mark
-        if exc.problem and exc.context and opened is not None and mark is not None and opened.line != mark.line:
-            message += f" ({exc.context.strip()} that starts at line {opened.line + 1})"
+        if not hint and exc.problem and exc.context and opened and mark and opened.line != mark.line:
+            hint = f" ({exc.context.strip()} that starts at line {opened.line + 1})"
+        message = f"YAML syntax error: {problem}{hint}"
         raise SpecError(SpecProblem(file, line, col, "", message)) from None
     except yaml.YAMLError as exc:
         raise SpecError(SpecProblem(file, None, None, "", f"YAML error: {exc}")) from None

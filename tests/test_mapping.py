@@ -8,12 +8,14 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from jinja2 import StrictUndefined, UndefinedError
+from click.testing import CliRunner
+from jinja2 import Environment, StrictUndefined, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from etl.adapters import Item
+from etl.cli import main
 from etl.errors import MappingError, SpecError
-from etl.mapping import Mapper, UniqueValues
+from etl.mapping import Mapper, UniqueValues, make_environment
 from etl.slugs import unique_handle
 
 CATALOGUE = Path(__file__).parent / "data" / "dummyjson" / "products.json"
@@ -453,3 +455,104 @@ def test_the_record_budget_is_per_record():
     mapper = Mapper("{{ record.id }}", {"text": "{{ 'x' * 999999 }}", "more": "{{ 'x' * 999999 }}"})
     for _ in range(20):
         assert len(mapper.map(RECORD).data["text"]) == 999999
+
+
+PLANTED = "planted-s3cr3t-value"
+ESCAPES = [
+    ("{{ cycler.__init__.__globals__.__builtins__.open(PATH, 'w').write('x') }}",
+     "load", "unknown name 'cycler' (templates see record)"),
+    ("{{ joiner.__init__.__globals__.os.environ.PLANTED_SECRET }}",
+     "load", "unknown name 'joiner' (templates see record)"),
+    ("{{ lipsum.__globals__.os.environ.PLANTED_SECRET }}",
+     "load", "unknown name 'lipsum' (templates see record)"),
+    ("{{ namespace.__init__.__globals__.os.environ.PLANTED_SECRET }}",
+     "load", "unknown name 'namespace' (templates see record)"),
+    ("{{ self._TemplateReference__context.cycler.__init__.__globals__.os.environ.PLANTED_SECRET }}",
+     "load", "unknown name 'self' (templates see record)"),
+    ("{{ range.__globals__.__builtins__.open(PATH, 'w').write('x') }}",
+     "record", "unsafe template: access to attribute '__globals__' of 'function' object is unsafe"),
+    ("{% for c in ''.__class__.__mro__[1].__subclasses__() %}{% if c.__name__ == '_wrap_close' %}"
+     "{{ c.__init__.__globals__.__builtins__.open(PATH, 'w').write('x') }}{% endif %}{% endfor %}",
+     "record", "unsafe template: access to attribute '__class__' of 'str' object is unsafe"),
+    ("{% for c in record.__class__.__base__.__subclasses__() %}{% if c.__name__ == '_wrap_close' %}"
+     "{{ c.__init__.__globals__.environ.PLANTED_SECRET }}{% endif %}{% endfor %}",
+     "record", "unsafe template: access to attribute '__class__' of 'dict' object is unsafe"),
+]
+
+
+@pytest.mark.parametrize("template,when,message", ESCAPES, ids=[t[:60] for t, _, _ in ESCAPES])
+def test_a_template_that_escapes_plain_jinja_writes_and_reads_nothing_here(tmp_path, monkeypatch, template, when,
+                                                                           message):
+    monkeypatch.setenv("PLANTED_SECRET", PLANTED)
+    target = tmp_path / "written-by-a-template"
+    source = template.replace("PATH", repr(str(target)))
+    plain = Environment()
+    plain.globals["range"] = make_environment().globals["range"]
+    escaped = plain.from_string(source).render(record=copy.deepcopy(RECORD))
+    assert target.exists() or PLANTED in escaped, "the payload must work outside the sandbox"
+    target.unlink(missing_ok=True)
+
+    if when == "load":
+        assert problems({"f": source}) == [f"p.yaml: mapping.fields.f: {message} (in {source!r})"]
+    else:
+        error = failure(source)
+        assert error.message == f"record '1': field 'f': {message} (template: {source})"
+        assert PLANTED not in str(error)
+    assert not target.exists()
+
+
+DEEP = [
+    ("{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}"),
+    ("{{ " + "[" * 5000 + "]" * 5000 + " }}"),
+    ("{{ " + "+".join(["1"] * 20000) + " }}"),
+    ("{{ " + "not " * 5000 + "1 }}"),
+    ("{{ record.title" + " | upper" * 5000 + " }}"),
+    ("{{ record" + ".title" * 5000 + " }}"),
+    ("{% if 1 %}" * 2000 + "x" + "{% endif %}" * 2000),
+]
+
+
+@pytest.mark.parametrize("template", DEEP, ids=[t[:16] for t in DEEP])
+def test_a_template_nested_too_deeply_is_a_spec_problem_not_a_crash(template):
+    shown = repr(template[:57]) + "..."
+    assert problems({"f": template}) == [
+        f"p.yaml: mapping.fields.f: the template is nested too deeply to compile (in {shown})"]
+
+
+HOSTILE_PIPELINE = """\
+version: 1
+name: hostile
+source: {type: fake}
+mapping:
+  key: "{{ record.id }}"
+  fields:
+    title: "{{ record.title }}"
+    evil: "TEMPLATE"
+sink: {type: fake}
+"""
+
+
+@pytest.mark.parametrize("template,message", [
+    ("{{ record.title.__class__.__mro__ }}", "access to attribute '__class__' of 'str' object is unsafe"),
+    ("{{ record.title * 10**9 }}", TOO_BIG),
+    ("{{ range(10**9) | list }}", "range() of 1,000,000,000 numbers is over the limit of 100,000"),
+], ids=["escape", "string bomb", "range bomb"])
+def test_a_hostile_template_in_a_pipeline_fails_each_record_and_the_run_goes_on(fakes, write_spec, tmp_path,
+                                                                                 template, message):
+    source, _ = fakes
+    source.records = [{"id": i, "title": f"Product {i}"} for i in (1, 2, 3)]
+    spec = write_spec(HOSTILE_PIPELINE.replace("TEMPLATE", template))
+    out, quarantine, report = tmp_path / "out.jsonl", tmp_path / "q.jsonl", tmp_path / "r.json"
+    result = CliRunner().invoke(main, ["run", str(spec), "--to", str(out), "--quarantine", str(quarantine),
+                                       "--report", str(report)])
+    errors = {str(i): f"record '{i}': field 'evil': unsafe template: {message} (template: {template})"
+              for i in (1, 2, 3)}
+    assert result.exit_code == 3
+    assert "Traceback" not in result.output
+    assert out.read_text() == ""
+    assert [(e["key"], e["stage"], e["error"], e["record"]["title"]) for e in map(json.loads, quarantine.open())] \
+        == [(key, "mapping", error, f"Product {key}") for key, error in errors.items()]
+    assert json.loads(report.read_text())["failures"] == [
+        {"key": key, "stage": "mapping", "message": error} for key, error in errors.items()]
+    assert [line for line in result.stdout.splitlines() if line.startswith("  - ")] == [
+        f"  - {key}: {error}" for key, error in errors.items()]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import requests
 
@@ -15,13 +17,15 @@ def live_medusa() -> Medusa:
         medusa = real_medusa()
         requests.get(f"{medusa.url}/health", timeout=5).raise_for_status()
     except Exception as exc:  # noqa: BLE001 - any failure here means the same thing to the reader
-        pytest.fail(f"no local Medusa ({exc}): start it with `bash scripts/medusa-dev.sh up` (make test-live does)")
+        pytest.fail(f"no local Medusa ({exc}): start it with `bash scripts/medusa-dev.sh up` "
+                    "(make test-live does)")
     return medusa
 
 
 @pytest.fixture
-def live_store(live_medusa: Medusa) -> AdminStore:
-    """An empty store: every live test starts from the first night."""
+def live_store(live_medusa: Medusa) -> Iterator[AdminStore]:
+    """An empty store: every live test starts from the first night, and leaves no test data behind."""
     store = AdminStore(live_medusa.url, live_medusa.api_key)
     store.reset()
-    return store
+    yield store
+    store.reset()

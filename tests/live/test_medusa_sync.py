@@ -95,7 +95,8 @@ def test_a_duplicate_external_id_is_a_conflict_not_a_third_product(live_medusa, 
     assert result.exit_code == 3
     assert result.counts["updated"] == 4 and result.counts["failed"] == 1
     [failure] = result.report["failures"]
-    assert failure["key"] == "5" and failure["message"].startswith("conflict: 2 products in Medusa have external_id '5'")
+    assert failure["key"] == "5"
+    assert failure["message"].startswith("conflict: 2 products in Medusa have external_id '5'")
     assert Counter(p["external_id"] for p in live_store.products("id,external_id"))["5"] == 2
 
 

@@ -17,7 +17,8 @@ DEFAULT_TIMEOUT = 30.0
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
-    "description": "A Medusa v2 store, written through its Admin API. Credentials: api_key, or email + password.",
+    "description": "A Medusa v2 store, written through its Admin API. "
+                   "Credentials: api_key, or email and password.",
     "required": ["url"],
     "additionalProperties": False,
     "anyOf": [{"required": ["api_key"]}, {"required": ["email", "password"]}],
@@ -34,7 +35,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
         },
         "email": {
             "type": "string", "minLength": 1,
-            "description": "An admin user's email, to log in when there is no api_key (the token is renewed).",
+            "description": "An admin user's email, to log in when there is no api_key "
+                           "(the token is renewed before it expires).",
         },
         "password": {
             "type": "string", "minLength": 1,
@@ -42,7 +44,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
         },
         "batch_size": {
             "type": "integer", "minimum": 1, "default": DEFAULT_BATCH_SIZE,
-            "description": "Products per /admin/products/batch request (Medusa applies a batch all or nothing).",
+            "description": "Products per /admin/products/batch request "
+                           "(Medusa applies a batch all or nothing).",
         },
         "max_body_bytes": {
             "type": "integer", "minimum": 10_000, "maximum": MEDUSA_BATCH_BODY_LIMIT,
@@ -57,7 +60,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "retry": RETRY_SCHEMA,
         "sales_channel_ids": {
             "type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "uniqueItems": True,
-            "description": "Sales channels new products are published in. Default: the store's default channel.",
+            "description": "Sales channels new products are published in. "
+                           "Default: the store's default sales channel.",
         },
         "shipping_profile_id": {
             "type": "string", "minLength": 1,

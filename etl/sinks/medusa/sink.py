@@ -39,8 +39,8 @@ class MedusaSink:
     two_pass: ClassVar[bool] = True
     noun = "products"
 
-    def __init__(self, config: Mapping[str, Any], context: Context, *, session: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, config: Mapping[str, Any], context: Context, *,
+                 session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep):
         self.settings = Settings.from_config(config)
         self.context = context
         self.log = context.log
@@ -63,14 +63,14 @@ class MedusaSink:
             self.sales_channel_ids = (channel,) if channel else ()
         else:
             for channel in self.sales_channel_ids:
-                self._exists(f"/admin/sales-channels/{channel}", f"sales channel {channel}")
+                self._exists(f"/admin/sales-channels/{channel}", "sales_channel", f"sales channel {channel}")
         if self.shipping_profile_id is None:
             profiles = self.client.get("/admin/shipping-profiles", {"fields": "id,type", "limit": 100})
             rows = profiles.get("shipping_profiles") or []
             default = next((p for p in rows if p.get("type") == "default"), rows[0] if rows else None)
             self.shipping_profile_id = default["id"] if default else None
         else:
-            self._exists(f"/admin/shipping-profiles/{self.shipping_profile_id}",
+            self._exists(f"/admin/shipping-profiles/{self.shipping_profile_id}", "shipping_profile",
                          f"shipping profile {self.shipping_profile_id}")
         self.log.info("Connected to Medusa at %s (sales channel %s, shipping profile %s)", self.settings.url,
                       ", ".join(self.sales_channel_ids) or "none", self.shipping_profile_id or "none")
@@ -103,9 +103,11 @@ class MedusaSink:
             product = found[0]
             body = update_body(data, product, categories)
             return Change("update", item, target_id=product.id, payload={"id": product.id, **body})
-        base = str(data.get("handle") or "") or slugify(data.get("title") or "") or f"product-{slugify(item.key)}"
-        body = create_body(data, key=external_id, handle=self.catalog.reserve_handle(base), categories=categories,
-                           sales_channel_ids=self.sales_channel_ids, shipping_profile_id=self.shipping_profile_id,
+        base = (str(data.get("handle") or "") or slugify(data.get("title") or "")
+                or f"product-{slugify(item.key)}")
+        body = create_body(data, key=external_id, handle=self.catalog.reserve_handle(base),
+                           categories=categories, sales_channel_ids=self.sales_channel_ids,
+                           shipping_profile_id=self.shipping_profile_id,
                            markers={"etl_pipeline": self.context.pipeline, "etl_key": item.key})
         return Change("create", item, payload=body)
 
@@ -139,10 +141,13 @@ class MedusaSink:
         rows = self.client.get(path, {"fields": fields, "limit": 1}).get(plural) or []
         return rows[0] if rows else None
 
-    def _exists(self, path: str, what: str) -> None:
+    def _exists(self, path: str, key: str, what: str) -> None:
+        """Medusa answers 404 for an unknown sales channel, but 200 and `{}` for a shipping profile."""
         try:
-            self.client.get(path, {"fields": "id"})
+            found = self.client.get(path, {"fields": "id"}).get(key)
         except MedusaError as exc:
-            if exc.status == 404:
-                raise SinkError(f"the sink's {what} does not exist in Medusa at {self.settings.url}") from None
-            raise
+            if exc.status != 404:
+                raise
+            found = None
+        if not found:
+            raise SinkError(f"the sink's {what} does not exist in Medusa at {self.settings.url}")

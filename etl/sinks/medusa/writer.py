@@ -91,7 +91,8 @@ class BatchWriter:
             attempt += 1
             try:
                 self.requests += 1
-                answer = self.client.post(ROUTE, batch_body(ops), params={"fields": RESULT_FIELDS}, retry=None)
+                answer = self.client.post(ROUTE, batch_body(ops), params={"fields": RESULT_FIELDS},
+                                          retry=None)
             except Unreachable as exc:
                 if attempt >= self.retry.attempts:
                     raise
@@ -122,7 +123,8 @@ class BatchWriter:
             op = creates[external_id]
             outcomes[op.key] = Outcome(op.key, "created", id=product["id"])
         if landed:
-            self.log.warning("%d of them had been created before the failure: not sending them again", len(landed))
+            self.log.warning("%d of them had been created before the failure: not sending them again",
+                             len(landed))
         return [op for op in ops if not (op.kind == "create" and str(op.body.get("external_id")) in landed)]
 
     def _lookup(self, external_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -51,7 +51,8 @@ class AdminStore:
 
     def delete_products(self, ids: list[str]) -> None:
         if ids:
-            self.session.post(self.url + "/admin/products/batch", json={"delete": ids}, timeout=60).raise_for_status()
+            response = self.session.post(self.url + "/admin/products/batch", json={"delete": ids}, timeout=60)
+            response.raise_for_status()
 
     def reset(self) -> None:
         """Soft-deletes every product and category: the next sync starts from an empty store."""

@@ -31,7 +31,8 @@ def closed_port() -> int:
 def test_a_medusa_that_is_down_stops_the_run_after_the_retries():
     port = closed_port()
     waits: list[float] = []
-    sink = MedusaSink({"url": f"http://127.0.0.1:{port}", "api_key": "sk_test"}, context(), sleep=waits.append)
+    config = {"url": f"http://127.0.0.1:{port}", "api_key": "sk_test"}
+    sink = MedusaSink(config, context(), sleep=waits.append)
     with pytest.raises(SinkError) as caught:
         sink.open()
     assert str(caught.value) == (f"cannot reach Medusa at http://127.0.0.1:{port}: connection refused "
@@ -79,3 +80,14 @@ def test_a_wrong_password_stops_at_once(medusa):
                                  f"{medusa.email}")
     assert [(i.path, i.status) for i in interactions("medusa-login-rejected.yaml")] == [
         ("/auth/user/emailpass", 401)]
+
+
+@pytest.mark.parametrize("links, name, what", [
+    ({"sales_channel_ids": ["sc_nope"]}, "medusa-unknown-sales-channel.yaml", "sales channel sc_nope"),
+    ({"shipping_profile_id": "sp_nope"}, "medusa-unknown-shipping-profile.yaml", "shipping profile sp_nope"),
+], ids=["sales channel (Medusa: 404)", "shipping profile (Medusa: 200 and {})"])
+def test_links_named_in_the_spec_must_exist_before_anything_is_written(medusa, links, name, what):
+    sink = MedusaSink({"url": medusa.url, "api_key": medusa.api_key, **links}, context())
+    with cassette(name), pytest.raises(SinkError) as caught:
+        sink.open()
+    assert str(caught.value) == f"the sink's {what} does not exist in Medusa at {medusa.url}"

@@ -30,7 +30,7 @@ def test_valid_blocks(block):
     ({"url": "http://x", "api_key": "sk_x", "batch_size": 0}, "less than the minimum of 1"),
     ({"url": "http://x", "api_key": "sk_x", "max_body_bytes": 3_000_000}, "greater than the maximum"),
     ({"url": "http://x", "api_key": "sk_x", "batchsize": 5}, "Additional properties are not allowed"),
-    ({"url": "http://x", "api_key": "sk_x", "timeout": "soon"}, "is not valid under any of the given schemas"),
+    ({"url": "http://x", "api_key": "sk_x", "timeout": "soon"}, "is not valid under any of the given"),
 ], ids=["no url", "no credentials", "an email without a password", "an empty key", "no scheme",
         "batch_size 0", "over Medusa's 2 MB", "a misspelt key", "a bad duration"])
 def test_invalid_blocks(block, complaint):
@@ -41,5 +41,6 @@ def test_invalid_blocks(block, complaint):
 def test_defaults():
     settings = Settings.from_config({"url": "http://127.0.0.1:9000/", "api_key": "sk_x"})
     assert settings.url == "http://127.0.0.1:9000"
-    assert (settings.batch_size, settings.max_body_bytes, settings.timeout) == (15, DEFAULT_MAX_BODY_BYTES, 30.0)
+    assert settings.batch_size == 15 and settings.timeout == 30.0
+    assert settings.max_body_bytes == DEFAULT_MAX_BODY_BYTES
     assert settings.retry.attempts == 4 and settings.sales_channel_ids == ()

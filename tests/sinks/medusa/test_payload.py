@@ -45,15 +45,19 @@ def test_a_new_product_is_linked_and_marked():
                  {"title": "Default variant", "manage_inventory": False, "prices": [],
                   "options": {"Default option": "Default option value"}},
                  id="no options, no variants: Medusa's minimum is added"),
-    pytest.param({"title": "T", "variants": [{"title": "V", "prices": [{"currency_code": "usd", "amount": "10.50"}]}]},
+    pytest.param({"title": "T", "variants": [{"title": "V", "prices": [{"currency_code": "usd",
+                                                                        "amount": "10.50"}]}]},
                  [{"title": "Default option", "values": ["Default option value"]}],
-                 {"title": "V", "manage_inventory": False, "options": {"Default option": "Default option value"},
+                 {"title": "V", "manage_inventory": False,
+                  "options": {"Default option": "Default option value"},
                   "prices": [{"currency_code": "usd", "amount": 10.5}]},
                  id="a variant without option values gets the only value (else Medusa answers 500)"),
     pytest.param({"title": "T", "options": [{"title": "Size", "values": ["S", "M"]}],
-                  "variants": [{"title": "S", "options": {"Size": "S"}, "manage_inventory": True, "prices": []}]},
+                  "variants": [{"title": "S", "options": {"Size": "S"}, "manage_inventory": True,
+                                "prices": []}]},
                  [{"title": "Size", "values": ["S", "M"]}],
-                 {"title": "S", "options": {"Size": "S"}, "manage_inventory": True, "prices": []},
+                 {"title": "S", "options": {"Size": "S"}, "manage_inventory": True,
+                  "prices": []},
                  id="mapped options and inventory are kept"),
 ])
 def test_every_new_product_has_an_option_and_a_variant(mapped, expected_options, expected_variant):
@@ -100,9 +104,11 @@ def test_an_update_changes_the_variant_and_its_price_in_place_and_keeps_the_othe
 
 
 def test_an_update_names_every_existing_variant_so_none_is_deleted():
-    two = Product("prod_2", "shirt", "9", None, (Variant("variant_s", "SH-S", "S"), Variant("variant_m", "SH-M", "M")))
+    two = Product("prod_2", "shirt", "9", None,
+                  (Variant("variant_s", "SH-S", "S"), Variant("variant_m", "SH-M", "M")))
     body = update_body({"variants": [{"title": "M", "sku": "SH-M", "prices": []}]}, two, None)
-    assert body["variants"] == [{"id": "variant_m", "title": "M", "sku": "SH-M", "prices": []}, {"id": "variant_s"}]
+    assert body["variants"] == [{"id": "variant_m", "title": "M", "sku": "SH-M", "prices": []},
+                                {"id": "variant_s"}]
 
 
 def test_a_new_variant_on_update_goes_last_with_its_options():
@@ -127,8 +133,10 @@ def test_which_existing_variant_a_mapped_one_describes(mapped, existing, expecte
 
 
 @pytest.mark.parametrize("mapped, expected", [
-    ([{"currency_code": "USD", "amount": 5}], [{"currency_code": "USD", "amount": 5, "id": "p_usd"}, {"id": "p_eur"}]),
-    ([{"currency_code": "gbp", "amount": 4}], [{"currency_code": "gbp", "amount": 4}, {"id": "p_usd"}, {"id": "p_eur"}]),
+    ([{"currency_code": "USD", "amount": 5}],
+     [{"currency_code": "USD", "amount": 5, "id": "p_usd"}, {"id": "p_eur"}]),
+    ([{"currency_code": "gbp", "amount": 4}],
+     [{"currency_code": "gbp", "amount": 4}, {"id": "p_usd"}, {"id": "p_eur"}]),
     ([], [{"id": "p_usd"}, {"id": "p_eur"}]),
 ], ids=["in place, any case", "a new currency is added", "nothing mapped: every price kept"])
 def test_prices_are_merged_never_wiped(mapped, expected):
