@@ -8,12 +8,12 @@ one item never hides the others. The engine knows nothing else of an adapter.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
-Action = Literal["create", "update", "unchanged", "skip"]
+Action = Literal["create", "update", "unchanged", "skip", "fail"]
 Result = Literal["created", "updated", "unchanged", "failed", "pruned"]
 
 
@@ -38,6 +38,8 @@ class Change:
     target_id: str | None = None
     payload: dict[str, Any] | None = None
     diff: dict[str, list[Any]] = field(default_factory=dict)
+    message: str | None = None
+    """Why, for `fail`: the sink refuses the item at planning (e.g. a conflict); it is counted and quarantined."""
 
 
 @dataclass
@@ -68,6 +70,14 @@ class Context:
     log: logging.Logger
     options: Mapping[str, Any] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
+    warn: Callable[[str], None] | None = None
+    """Report a warning in the run's summary and report (and the log); None outside a run."""
+
+    def warning(self, message: str) -> None:
+        if self.warn is not None:
+            self.warn(message)
+        else:
+            self.log.warning(message)
 
 
 @dataclass

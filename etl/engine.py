@@ -44,7 +44,7 @@ class RunOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def make_context(spec: Spec, options: RunOptions) -> Context:
+def make_context(spec: Spec, options: RunOptions, warn: Callable[[str], None] | None = None) -> Context:
     return Context(
         pipeline=spec.name,
         spec_path=spec.path,
@@ -52,6 +52,7 @@ def make_context(spec: Spec, options: RunOptions) -> Context:
         log=log,
         options={"full": options.full, "dry_run": options.dry_run,
                  "allow_mass_prune": options.allow_mass_prune, **options.extra},
+        warn=warn,
     )
 
 
@@ -89,7 +90,7 @@ class Run:
         report = self.report
         started = time.monotonic()
         report.started_at = _now()
-        context = make_context(self.spec, self.options)
+        context = make_context(self.spec, self.options, self._warn)
         sink: Sink | None = None
         finished = False
         try:
@@ -200,12 +201,9 @@ class Run:
             sink.prepare(spooled)
             counts = {"create": 0, "update": 0, "unchanged": 0}
             for item in spooled:
-                change = sink.plan(item)
-                self._observe(change)
+                change = self._planned(sink, item)
                 counts[change.action] = counts.get(change.action, 0) + 1
-                if change.action == "unchanged":
-                    self.report.unchanged += 1
-                elif change.action != "skip":
+                if change.action in ("create", "update"):
                     todo.add(change)
             noun = getattr(sink, "noun", "items")
             log.info("%d %s to create, %d to update, %d unchanged", counts["create"], noun,
@@ -216,11 +214,8 @@ class Run:
     def _stream(self, sink: Sink, items: Iterator[Item]) -> None:
         def changes() -> Iterator[Change]:
             for item in items:
-                change = sink.plan(item)
-                self._observe(change)
-                if change.action == "unchanged":
-                    self.report.unchanged += 1
-                elif change.action != "skip":
+                change = self._planned(sink, item)
+                if change.action in ("create", "update"):
                     yield change
 
         if self.options.dry_run:
@@ -230,9 +225,21 @@ class Run:
             self._write(sink, changes(), None)
         self._log_fetched()
 
-    def _observe(self, change: Change) -> None:
+    def _warn(self, message: str) -> None:
+        """Adapters' warnings reach the log, the report and the summary, not just the log."""
+        self.report.warnings.append(message)
+        log.warning(message)
+
+    def _planned(self, sink: Sink, item: Item) -> Change:
+        """Ask the sink, count what needs no write (unchanged, or refused at planning: a conflict), show it."""
+        change = sink.plan(item)
         if self.options.on_change is not None:
             self.options.on_change(change)
+        if change.action == "unchanged":
+            self.report.unchanged += 1
+        elif change.action == "fail":
+            self._record_failed(item.key, change.message or "refused by the sink", "plan", item.record, item.data)
+        return change
 
     def _log_fetched(self) -> None:
         log.info("Fetched %d records (%d failed to map)", self.report.fetched, self.report.failed)
@@ -245,11 +252,11 @@ class Run:
             tally = self._tally(batch, outcomes)
             done += len(batch)
             parts = [f"{verb} {n}" for verb, n in tally.items() if n and verb != "failed"]
-            text = ", ".join(parts) or "wrote 0"
+            text = f"{', '.join(parts) or 'wrote 0'} {noun}"
             if tally["failed"]:
                 text += f", {tally['failed']} failed"
             progress = f"{done}/{total}" if total is not None else f"{done}"
-            log.info("Batch %d: %s %s (%s)", number, text, noun, progress)
+            log.info("Batch %d: %s (%s)", number, text, progress)
 
     def _tally(self, batch: list[Change], outcomes: list[Outcome]) -> dict[str, int]:
         tally = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}

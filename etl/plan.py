@@ -19,6 +19,7 @@ class Plan:
     updates: list[dict[str, Any]] = field(default_factory=list)
     unchanged: int = 0
     prunes: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def add(self, change: Change) -> None:
@@ -30,13 +31,16 @@ class Plan:
                                  "diff": change.diff})
         elif change.action == "unchanged":
             self.unchanged += 1
+        elif change.action == "fail":
+            self.refused.append({"key": change.item.key, "label": label, "message": change.message})
 
     def add_prunes(self, prunes: list[Prune]) -> None:
         self.prunes = [{"key": p.key, "id": p.id, "label": p.label} for p in prunes]
 
     def last_line(self) -> str:
-        return (f"Plan: {len(self.creates)} to create, {len(self.updates)} to update, {self.unchanged} unchanged, "
+        line = (f"Plan: {len(self.creates)} to create, {len(self.updates)} to update, {self.unchanged} unchanged, "
                 f"{len(self.prunes)} to prune")
+        return line + (f", {len(self.refused)} refused" if self.refused else "")
 
     def text(self, verbose: bool = False) -> str:
         lines = list(self.notes)
@@ -48,13 +52,17 @@ class Plan:
                 lines.append(f"      {name}: {_short(old)} -> {_short(new)}")
         for p in self.prunes:
             lines.append(f"- prune   {p['key']:>6}  {p['label'] or p['id']}")
+        for r in self.refused:
+            lines.append(f"! refuse  {r['key']:>6}  {r['label']}: {r['message']}")
         lines.append(self.last_line())
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
         return {"pipeline": self.pipeline, "summary": {"create": len(self.creates), "update": len(self.updates),
-                                                       "unchanged": self.unchanged, "prune": len(self.prunes)},
-                "notes": self.notes, "creates": self.creates, "updates": self.updates, "prunes": self.prunes}
+                                                       "unchanged": self.unchanged, "prune": len(self.prunes),
+                                                       "refused": len(self.refused)},
+                "notes": self.notes, "creates": self.creates, "updates": self.updates, "prunes": self.prunes,
+                "refused": self.refused}
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False, default=str) + "\n",

@@ -33,7 +33,7 @@ def test_plan_lists_creates_updates_unchanged_and_prunes_and_writes_nothing(fake
     assert "- prune       10  10" in lines
     assert sink.store == before and sink.pruned == []
     saved = json.loads((tmp_path / "plan.json").read_text())
-    assert saved["summary"] == {"create": 1, "update": 1, "unchanged": 8, "prune": 1}
+    assert saved["summary"] == {"create": 1, "update": 1, "unchanged": 8, "prune": 1, "refused": 0}
     assert saved["updates"][0]["diff"] == {"price": [1.0, 99.0]}
 
 
