@@ -69,6 +69,8 @@ class Context:
     state_dir: Path
     log: logging.Logger
     options: Mapping[str, Any] = field(default_factory=dict)
+    """full, dry_run, allow_mass_prune (CLI switches), prune_action (the spec's, so a sink can tell what
+    is already pruned), plan_notes (a list a sink appends lines to, in `etl plan`)."""
     secrets: tuple[str, ...] = ()
     warn: Callable[[str], None] | None = None
     """Report a warning in the run's summary and report (and the log); None outside a run."""

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -26,9 +27,15 @@ from .spec import AdapterSpec, Spec, full_schema, load_spec
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_LOCKED = 0, 1, 2, 3, 4
 
 
+def _traceback(exc: BaseException) -> None:
+    """--debug: the whole traceback, secrets masked like every other line."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    click.echo(redact(text.rstrip("\n")), err=True)
+
+
 def _fail(exc: BaseException, debug: bool) -> int:
     if debug:
-        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+        _traceback(exc)
     if isinstance(exc, SpecError):
         for problem in exc.problems:
             click.echo(redact(str(problem)), err=True)
@@ -76,6 +83,11 @@ def pipeline_arg(fn: Callable) -> Callable:
 @click.version_option(__version__, prog_name="etl")
 def main() -> None:
     """Declarative pipelines: a REST source, Jinja mappings, a store, in one YAML file."""
+    # source text may hold what UTF-8 cannot encode (a lone surrogate: half an emoji cut by the API); it is
+    # printed as its escape rather than ending the command with an encoding error
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(errors="backslashreplace")
 
 
 @main.command()
@@ -108,7 +120,7 @@ def run(pipeline: Path, overrides: tuple[str, ...], to_file: str | None, limit: 
     if not quiet or report.exit_code:
         click.echo(report.summary())
     if report.exception is not None and debug:
-        traceback.print_exception(type(report.exception), report.exception, report.exception.__traceback__)
+        _traceback(report.exception)
     return report.exit_code
 
 

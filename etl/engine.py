@@ -50,7 +50,7 @@ def make_context(spec: Spec, options: RunOptions, warn: Callable[[str], None] | 
         spec_path=spec.path,
         state_dir=spec.state_dir,
         log=log,
-        options={"full": options.full, "dry_run": options.dry_run,
+        options={"full": options.full, "dry_run": options.dry_run, "prune_action": spec.prune.action,
                  "allow_mass_prune": options.allow_mass_prune, **options.extra},
         warn=warn,
     )

@@ -512,9 +512,11 @@ class Mapper:
             expression = _single_expression(tree)
             if expression is None:
                 return _guarded(self._text(tree), field, source)
-            slow = _guarded(self._expression(expression), field, source)
             direct = _direct(self.env, expression)
-            return slow if direct is None else _fast(*direct, slow)
+            if direct is None:
+                return _guarded(self._expression(expression), field, source)
+            keys, filters, getters = direct
+            return _fast(keys, filters, _guarded(_lookup(keys, filters, getters), field, source))
         except TemplateSyntaxError as exc:
             where = f"line {exc.lineno} of " if exc.lineno and exc.lineno > 1 else ""
             self._problem(spec_path, f"template syntax error: {exc.message} (in {where}{source!r})")
@@ -592,11 +594,13 @@ def _single_expression(tree: nodes.Template) -> nodes.Expr | None:
     return parts[0]
 
 
-def _direct(env: MappingEnvironment, node: nodes.Expr) -> tuple[tuple[Any, ...], list[Any]] | None:
-    """For `record.a['b'].0 | f(constants) | ...`: the keys and the plain filters, to run without Jinja."""
+def _direct(env: MappingEnvironment, node: nodes.Expr) -> tuple[tuple[Any, ...], list[Any], list[Any]] | None:
+    """For `record.a['b'].0 | f(constants) | ...`: the keys, the plain filters, and the sandbox's getattr or
+    getitem for each key (the calls Jinja's compiled template makes), to run without Jinja."""
     eval_ctx = nodes.EvalContext(env)
     filters: list[tuple[Callable[..., Any], list[Any], dict[str, Any]]] = []
     keys: list[Any] = []
+    getters: list[Callable[[Any, Any], Any]] = []
     try:
         while isinstance(node, nodes.Filter):
             func = env.filters[node.name]
@@ -610,16 +614,34 @@ def _direct(env: MappingEnvironment, node: nodes.Expr) -> tuple[tuple[Any, ...],
             if isinstance(key, bool) or not isinstance(key, (str, int)):
                 return None
             keys.insert(0, key)
+            getters.insert(0, env.getattr if isinstance(node, nodes.Getattr) else env.getitem)
             node = node.node
     except nodes.Impossible:
         return None
     if not keys or not (isinstance(node, nodes.Name) and node.name == "record"):
         return None
-    return tuple(keys), filters
+    return tuple(keys), filters, getters
+
+
+def _lookup(keys: tuple[Any, ...], filters: list[Any], getters: list[Any]) -> Render:
+    """What Jinja's compiled template does for such an expression, call for call (the sandbox's getattr or
+    getitem per key, then each filter with its constants), without building a template context per record:
+    the path of a value that is missing, null or of an unexpected type, so as common as the data makes it."""
+    steps = tuple(zip(getters, keys, strict=True))
+
+    def render(record: dict[str, Any]) -> Any:
+        value: Any = record
+        for get, key in steps:
+            value = get(value, key)
+        for func, args, kwargs in filters:
+            value = func(value, *args, **kwargs)
+        return _native(value)
+
+    return render
 
 
 def _fast(keys: tuple[Any, ...], filters: list[Any], slow: Render) -> Render:
-    """Dict access and direct filter calls; on any failure Jinja runs the template for its exact result."""
+    """Dict access and direct filter calls; on any failure Jinja's own steps give the exact result."""
 
     def render(record: dict[str, Any]) -> Any:
         try:

@@ -26,7 +26,9 @@ class Quarantine:
     def add(self, key: str | None, stage: str, message: str, record: Any = None, data: Any = None) -> None:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("a", encoding="utf-8")
+            # a lone surrogate ("\ud83c", half an emoji cut by the source) can only be inside a JSON string:
+            # written as that escape, the line stays valid JSON and reads back as it came
+            self._file = self.path.open("a", encoding="utf-8", errors="backslashreplace")
         entry = {
             "pipeline": str(self.pipeline),
             "key": key,

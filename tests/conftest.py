@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import vcr
 
 from etl import registry
-from etl.redact import _secrets
+from etl.redact import MASK, _secrets, is_secret_param, redact, redact_url
 
 from .fakes import FakeSink, FakeSource
 
@@ -23,7 +24,10 @@ DUMMYJSON_RECORD_PORT = 18080
 
 
 def make_vcr(**overrides) -> vcr.VCR:
-    """Replays only (record_mode none: an unrecorded request fails) unless RECORD=1 (make record)."""
+    """Replays only (record_mode none: an unrecorded request fails) unless RECORD=1 (make record).
+
+    A cassette keeps no credential: secret-looking query parameters and headers are masked, and every value
+    registered as a secret is masked in URLs and bodies, both ways (after any hooks passed in)."""
     options = dict(
         cassette_library_dir=str(CASSETTES),
         record_mode="all" if RECORD else "none",
@@ -32,7 +36,48 @@ def make_vcr(**overrides) -> vcr.VCR:
         decode_compressed_response=True,
     )
     options.update(overrides)
+    options["before_record_request"] = _then(options.get("before_record_request"), _scrub_request)
+    options["before_record_response"] = _then(options.get("before_record_response"), _scrub_response)
     return vcr.VCR(**options)
+
+
+def _then(first: Callable[[Any], Any] | None, second: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    if first is None:
+        return second
+
+    def both(value: Any) -> Any:
+        value = first(value)
+        return None if value is None else second(value)
+
+    return both
+
+
+def _scrub_text(value: Any) -> Any:
+    if isinstance(value, bytes):
+        try:
+            return redact(value.decode("utf-8")).encode("utf-8")
+        except UnicodeDecodeError:
+            return value
+    return redact(value) if isinstance(value, str) else value
+
+
+def _scrub_request(request: Any) -> Any:
+    request.uri = redact_url(request.uri)
+    for name in list(request.headers):
+        if is_secret_param(name):
+            request.headers[name] = MASK
+    if isinstance(request.body, (bytes, str)):
+        request.body = _scrub_text(request.body)
+    return request
+
+
+def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    body = response.get("body") or {}
+    if "string" in body:
+        body["string"] = _scrub_text(body["string"])
+    for name, values in (response.get("headers") or {}).items():
+        response["headers"][name] = [MASK if is_secret_param(name) else _scrub_text(v) for v in values]
+    return response
 
 
 @pytest.fixture

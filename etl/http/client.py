@@ -69,7 +69,14 @@ class HttpClient:
         policy = self.retry if isinstance(retry, str) else (retry or NO_RETRY)
         timeout = self.timeout if timeout is None else timeout
         method = method.upper()
-        shown = f"{method} {redact_url(_full_url(url, params))}"
+        described: list[str] = []
+
+        def shown() -> str:
+            """The request as messages name it; built on demand, as most requests never need it."""
+            if not described:
+                described.append(f"{method} {redact_url(_full_url(url, params))}")
+            return described[0]
+
         for attempt in range(1, policy.attempts + 1):
             started = time.monotonic()
             try:
@@ -77,21 +84,22 @@ class HttpClient:
                                                 timeout=timeout)
             except _RETRYABLE_TRANSPORT as exc:
                 if isinstance(exc, requests.exceptions.SSLError):
-                    raise HttpError(f"{shown} failed: TLS error: {_reason(exc)}") from None
+                    raise HttpError(f"{shown()} failed: TLS error: {_reason(exc)}") from None
                 problem, status, body = _describe(exc, timeout), None, None
                 wait = policy.backoff_delay(attempt)
             except requests.RequestException as exc:
-                raise HttpError(f"{shown} failed: {_reason(exc)}") from None
+                raise HttpError(f"{shown()} failed: {_reason(exc)}") from None
             else:
                 status = response.status_code
-                self.log.debug("%s -> %d (%.0f ms, %d bytes)", shown, status,
-                               (time.monotonic() - started) * 1000, len(response.content))
+                if self.log.isEnabledFor(logging.DEBUG):
+                    self.log.debug("%s -> %d (%.0f ms, %d bytes)", shown(), status,
+                                   (time.monotonic() - started) * 1000, len(response.content))
                 if status < 400:
                     return response
                 problem, body = _status_line(response), redact(response.text)
                 if not policy.is_retryable_status(status):
                     snippet = _snippet(response)
-                    raise HttpError(f"{shown} failed: {problem}" + (f": {snippet}" if snippet else ""),
+                    raise HttpError(f"{shown()} failed: {problem}" + (f": {snippet}" if snippet else ""),
                                     status=status, body=body)
                 wait = policy.backoff_delay(attempt)
                 asked = policy.retry_after(response)
@@ -99,9 +107,9 @@ class HttpClient:
                     wait = max(wait, asked)
             if attempt == policy.attempts:
                 after = f" after {attempt} attempts" if attempt > 1 else ""
-                raise HttpError(f"{shown} failed{after}: {problem}", status=status, body=body)
+                raise HttpError(f"{shown()} failed{after}: {problem}", status=status, body=body)
             self.log.warning("Attempt %d/%d failed: %s (%s); retrying in %s", attempt, policy.attempts,
-                             problem, shown, _seconds(wait))
+                             problem, shown(), _seconds(wait))
             self._sleep(wait)
         raise AssertionError("unreachable: attempts >= 1")
 
@@ -114,6 +122,9 @@ class HttpClient:
         except ValueError as exc:
             raise ResponseError(f"GET {redact_url(response.url or url)}: the response is not JSON: "
                                 f"{_json_problem(response, exc)}") from None
+        except RecursionError:
+            raise ResponseError(f"GET {redact_url(response.url or url)}: the response is JSON nested too deeply "
+                                f"to read ({len(response.content)} bytes)") from None
 
     def close(self) -> None:
         if self._owns_session:

@@ -8,6 +8,7 @@ and the target is left as it was (absent, or the last complete preview), since h
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any, ClassVar
 
 from ..adapters import Change, Context, Item, Outcome, Prune
 from ..errors import SinkError
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 class JsonlSink:
@@ -59,7 +62,9 @@ class JsonlSink:
         self._tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self._tmp.open("w", encoding="utf-8")
+            # a lone surrogate ("\ud83c", half an emoji cut by the source) can only be inside a JSON string:
+            # written as that escape, the line stays valid JSON and reads back as it came
+            self._file = self._tmp.open("w", encoding="utf-8", errors="backslashreplace")
         except OSError as exc:
             raise SinkError(f"cannot write {self.path}: {exc.strerror}") from None
 
@@ -70,16 +75,19 @@ class JsonlSink:
         return Change("create", item)
 
     def write(self, batch: Sequence[Change]) -> list[Outcome]:
-        dumps = json.dumps
+        encode = _ENCODE
         lines = []
         outcomes = []
         for change in batch:
             item = change.item
             data = {"_key": item.key, **item.data} if self.include_key else item.data
             try:
-                lines.append(dumps(data, ensure_ascii=False, separators=(",", ":")))
+                lines.append(encode(data))
             except (TypeError, ValueError) as exc:
-                outcomes.append(Outcome(item.key, "failed", message=f"not JSON-serialisable: {exc}"))
+                where = _non_finite(data)
+                message = (f"field {where[0]!r} is {where[1]}: JSON has no infinity or NaN" if where
+                           else f"not JSON-serialisable: {exc}")
+                outcomes.append(Outcome(item.key, "failed", message=message))
                 continue
             outcomes.append(Outcome(item.key, "created"))
         if lines:
@@ -115,3 +123,15 @@ class JsonlSink:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
         return f"{self.path} was not written: the run failed, and a partial preview would look complete"
+
+
+def _non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
+    """Where a mapped value holds inf or nan (a source number such as 1e999), for the failure message."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None

@@ -183,7 +183,7 @@ def test_a_fault_no_retry_cures_fails_the_run_and_leaves_no_partial_preview(tmp_
     assert run.records is None and run.leftovers == []
     assert run.messages("error") == [f"faults failed: {error}"]
     assert run.messages("warning")[-1] == not_written
-    assert f"Sync FAILED: faults\n" in run.stdout
+    assert "Sync FAILED: faults\n" in run.stdout
     assert f"Error:      {error}\n" in run.stdout
     assert f"Warning:    {not_written}\n" in run.stdout
     assert {k: run.report[k] for k in ("status", "exit_code", "error", "fetched", "created", "source_complete")} \
