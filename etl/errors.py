@@ -105,6 +105,7 @@ class RecordError(Exception):
 
 class MappingError(RecordError):
     def __init__(self, key: str | None, field: str, template: str, message: str):
-        super().__init__(key, f"record {key!r}: field {field!r}: {message} (template: {template})")
+        who = f"record {key!r}" if key is not None else "a record whose key is unknown"
+        super().__init__(key, f"{who}: field {field!r}: {message} (template: {template})")
         self.field = field
         self.template = template

@@ -35,7 +35,7 @@ def append(state_dir: Path, report: RunReport, command: str, options: Any = None
     }
     path = journal_path(state_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as f:
+    with path.open("a", encoding="utf-8", errors="backslashreplace") as f:
         f.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 

@@ -66,7 +66,7 @@ class Plan:
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False, default=str) + "\n",
-                        encoding="utf-8")
+                        encoding="utf-8", errors="backslashreplace")
 
 
 def _label(change: Change) -> str:

@@ -73,7 +73,7 @@ ROWS: list[tuple[str, dict[str, Any], dict[str, Any] | str]] = [
     ("a price JSON cannot hold", {"price": TOO_BIG},
      "field 'variants.0.prices.0.amount' is inf: JSON has no infinity or NaN"),
     ("no id", {"id": GONE},
-     "record None: field 'key': 'dict object' has no attribute 'id' (template: {{ record.id }})"),
+     "a record whose key is unknown: field 'key': 'dict object' has no attribute 'id' (template: {{ record.id }})"),
     ("a title that slugs like the next two", {"title": "A & B"}, {"handle": "a-b"}),
     ("a title that slugs like the one before", {"title": "A-B"}, {"handle": "a-b-1"}),
     ("a third title with the same slug", {"title": "a b"}, {"handle": "a-b-2"}),
