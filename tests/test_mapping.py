@@ -156,13 +156,16 @@ def test_the_key_is_text(key, expected):
 @pytest.mark.parametrize("key,record,message", [
     ("{{ record.code }}", RECORD, "a record whose key is unknown: field 'key': 'dict object' has no attribute 'code' "
                                   "(template: {{ record.code }})"),
-    ("{{ record.thumbnail }}", RECORD, "a record whose key is unknown: field 'key': the key must be text or a number, got null "
+    ("{{ record.thumbnail }}", RECORD, "a record whose key is unknown: field 'key': "
+                                       "the key must be text or a number, got null "
                                        "(template: {{ record.thumbnail }})"),
-    ("{{ record.tags }}", RECORD, "a record whose key is unknown: field 'key': the key must be text or a number, got a list "
+    ("{{ record.tags }}", RECORD, "a record whose key is unknown: field 'key': "
+                                  "the key must be text or a number, got a list "
                                   "(template: {{ record.tags }})"),
     ("{{ record.code }}", {"code": ""},
      "a record whose key is unknown: field 'key': the key is empty (template: {{ record.code }})"),
-    ("{{ record.id }}", ["not", "an", "object"], "a record whose key is unknown: field 'record': a record must be an object, "
+    ("{{ record.id }}", ["not", "an", "object"], "a record whose key is unknown: "
+                                                 "field 'record': a record must be an object, "
                                                  "got a list (template: )"),
 ])
 def test_a_record_without_a_key_fails(key, record, message):
