@@ -35,8 +35,8 @@ _ROUTE = re.compile(r"^/n/(\d+)/products/?$")
 def synthetic_products(n: int, *, prefix: str = "", id_offset: int = 0, seed: Path = SEED) -> list[dict[str, Any]]:
     """N products cycled from the seed; the first cycle keeps its titles unless a prefix asks otherwise.
 
-    Titles, SKUs and ids are what a store keys on, so each cycle gets its own; the prefix (on titles, SKUs
-    and categories) keeps a run's products apart from the real catalogue when they share a store.
+    Titles, SKUs and ids are what a store keys on, so each cycle gets its own; the prefix (on titles, SKUs,
+    categories and tags) keeps a run's products apart from the real catalogue when they share a store.
     """
     base = json.loads(seed.read_text(encoding="utf-8"))
     out = []
@@ -51,6 +51,7 @@ def synthetic_products(n: int, *, prefix: str = "", id_offset: int = 0, seed: Pa
         record["sku"] = f"{sku_head}{record['sku']}" + (f"-{cycle + 1}" if cycle else "")
         if prefix:
             record["category"] = f"{prefix}-{record['category']}"
+            record["tags"] = [f"{prefix}-{tag}" for tag in record.get("tags") or []]
         out.append(record)
     return out
 

@@ -1,4 +1,5 @@
-"""A forwarding proxy that counts HTTP calls by kind (method and route) and keeps the batch bodies sent.
+"""A forwarding proxy that counts HTTP calls by kind (method and route), times them, and keeps the bodies of
+one kind of call (the batches a sync sent, for the floor to replay).
 
 It sits between a client under test and Medusa, so the client runs unchanged, as a separate process. Ids in
 paths are folded (`/admin/products/prod_01H...` counts as `/admin/products/{id}`), so "calls by kind" reads
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -30,6 +32,7 @@ class CountingProxy:
         self.target = target.rstrip("/")
         self.capture = capture
         self.calls: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()
         self.captured: list[bytes] = []
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -46,6 +49,7 @@ class CountingProxy:
     def reset(self, capture: str | None = None) -> None:
         with self._lock:
             self.calls = Counter()
+            self.seconds = Counter()
             self.captured = []
             self.capture = capture
 
@@ -60,8 +64,11 @@ class CountingProxy:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
+        started = time.perf_counter()
         upstream = session.request(method, self.target + path, headers=headers, data=body or None, timeout=600,
                                    allow_redirects=False)
+        with self._lock:
+            self.seconds[kind(method, path)] += time.perf_counter() - started
         kept = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
         return upstream.status_code, kept, upstream.content
 

@@ -1,10 +1,10 @@
 """What a Medusa sync costs: a first sync and a no-change rerun, against a floor that only posts the batches.
 
 Needs the live Medusa (`make medusa-up`; MEDUSA_URL and MEDUSA_API_KEY come from the environment or from
-`scripts/medusa-dev.sh env`). The store is shared, so nothing here empties it: every product and category
-the benchmark makes carries the prefix `etlbench` (handles `etlbench-...`, SKUs `ETLBENCH-...`, external ids
-from 900000001), the store's other contents are left alone, and only prefixed items are deleted afterwards.
-The products are the 194 of the recorded DummyJSON catalogue, cycled for the larger sizes.
+`scripts/medusa-dev.sh env`). The store may be shared, so nothing here empties it: everything the benchmark
+makes carries the prefix `etlbench` (handles, categories and tags `etlbench-...`, SKUs `ETLBENCH-...`,
+external ids from 900000001), the store's other contents are left alone, and only prefixed items are deleted
+afterwards. The products are the 194 of the recorded DummyJSON catalogue, cycled for the larger sizes.
 
 For each size, through a proxy that counts HTTP calls by route:
   1. etl first sync   `etl run pipelines/dummyjson.yaml`: every product is new to the store
@@ -80,8 +80,8 @@ class Admin:
     def products(self) -> list[dict[str, Any]]:
         return self._all("/admin/products", "products", "id,handle")
 
-    def ours(self, rows: list[dict[str, Any]]) -> list[str]:
-        return [r["id"] for r in rows if str(r.get("handle") or "").startswith(f"{PREFIX}-")]
+    def ours(self, rows: list[dict[str, Any]], name: str = "handle") -> list[str]:
+        return [r["id"] for r in rows if str(r.get(name) or "").startswith(f"{PREFIX}-")]
 
     def delete_products(self) -> int:
         ids = self.ours(self.products())
@@ -98,8 +98,14 @@ class Admin:
             self.session.delete(f"{self.url}/admin/product-categories/{category_id}", timeout=60).raise_for_status()
         return len(ids)
 
-    def cleanup(self) -> tuple[int, int]:
-        return self.delete_products(), self.delete_categories()
+    def delete_tags(self) -> int:
+        ids = self.ours(self._all("/admin/product-tags", "product_tags", "id,value"), "value")
+        for tag_id in ids:
+            self.session.delete(f"{self.url}/admin/product-tags/{tag_id}", timeout=60).raise_for_status()
+        return len(ids)
+
+    def cleanup(self) -> tuple[int, int, int]:
+        return self.delete_products(), self.delete_categories(), self.delete_tags()
 
 
 def phase(name: str, argv: list[str], env: dict[str, str], proxy: CountingProxy, work: Path,
@@ -111,6 +117,7 @@ def phase(name: str, argv: list[str], env: dict[str, str], proxy: CountingProxy,
         "peak_rss_mb": round(result.peak_rss_mb, 1), "exit_code": result.returncode,
         "http_calls": sum(proxy.calls.values()), "writes": proxy.writes(),
         "calls_by_kind": dict(sorted(proxy.calls.items())),
+        "seconds_by_kind": {k: round(v, 2) for k, v in sorted(proxy.seconds.items())},
     }
     if report is not None and report.exists():
         summary = json.loads(report.read_text(encoding="utf-8"))
@@ -175,10 +182,11 @@ def table(sizes: list[dict[str, Any]]) -> str:
         by = {r["phase"]: r for r in size["phases"]}
         rerun = by["etl rerun"]
         lines.append(f"| {size['n']:,} | {size['first_over_floor']:.2f}x | {rerun['writes']} | {rerun['http_calls']} |")
-    lines += ["", "HTTP calls by kind:"]
+    lines += ["", "HTTP calls by kind (count, and time spent waiting for Medusa):"]
     for size in sizes:
         for row in size["phases"]:
-            kinds = ", ".join(f"{k} x{v}" for k, v in row["calls_by_kind"].items())
+            seconds = row.get("seconds_by_kind", {})
+            kinds = ", ".join(f"{k} x{v} ({seconds.get(k, 0):.1f} s)" for k, v in row["calls_by_kind"].items())
             lines.append(f"  N={size['n']:,} {row['phase']}: {kinds}")
     return "\n".join(lines)
 
@@ -198,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"no Medusa at {admin.url} ({exc}): start it with `make medusa-up`")
     leftovers = admin.cleanup()
     if any(leftovers):
-        print(f"removed {leftovers[0]} products and {leftovers[1]} categories left by an earlier run",
+        print("removed {} products, {} categories and {} tags left by an earlier run".format(*leftovers),
               file=sys.stderr)
     others = len(admin.products())
     results = []

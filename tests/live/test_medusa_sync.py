@@ -1,4 +1,6 @@
 """The nightly job against a real Medusa, checked the way a store operator checks it: through the Admin API.
+The first nights, what an update keeps, bad products and a store that fails; later nights (change detection,
+plans, pruning) are in test_medusa_nights.py, two runs at once in test_medusa_cron.py.
 
     make test-live          (starts Medusa with scripts/medusa-dev.sh, then runs these)
 """
@@ -18,9 +20,10 @@ from tests.sinks.medusa.proxy import Fault, MedusaProxy
 pytestmark = pytest.mark.live
 
 SOURCE = {str(p["id"]): p for p in PRODUCTS}
+TAG_VALUES = {t for p in PRODUCTS for t in p["tags"]}
 
 
-def check_store_matches_the_catalogue(store) -> dict[str, dict]:
+def check_store_matches_the_catalogue(store, tags: bool = True) -> dict[str, dict]:
     products = store.products()
     categories = store.categories()
     channel, profile = store.store_defaults()
@@ -29,9 +32,12 @@ def check_store_matches_the_catalogue(store) -> dict[str, dict]:
     assert len({p["handle"] for p in products}) == 194, "handles are unique"
     assert len(categories) == 24 and all(c["is_active"] for c in categories)
     assert {c["handle"] for c in categories} == {slugify(p["category"]) for p in PRODUCTS}
+    if tags:
+        assert sorted(t["value"] for t in store.tags()) == sorted(TAG_VALUES), "each tag exists once"
     for product in products:
         source = SOURCE[product["external_id"]]
         assert [c["handle"] for c in product["categories"]] == [slugify(source["category"])]
+        assert sorted(t["value"] for t in product["tags"]) == (sorted(source["tags"]) if tags else [])
         assert (product["title"], product["description"], product["thumbnail"]) == (
             source["title"], source["description"], source["thumbnail"])
         assert sorted(i["url"] for i in product["images"]) == sorted(source["images"])
@@ -42,6 +48,8 @@ def check_store_matches_the_catalogue(store) -> dict[str, dict]:
         assert [(p["currency_code"], p["amount"]) for p in variant["prices"]] == [("usd", source["price"])]
         assert variant["sku"] == source["sku"] and variant["manage_inventory"] is False
         assert product["metadata"]["etl_key"] == product["external_id"]
+        assert product["metadata"]["etl_pipeline"] == "dummyjson-to-medusa"
+        assert product["metadata"]["brand"] == source.get("brand")
     return {p["external_id"]: p for p in products}
 
 
@@ -55,12 +63,21 @@ def test_two_nights_into_an_empty_store(live_medusa, live_store, tmp_path):
 
     second = run_etl("run", live_medusa, tmp_path)
     assert second.exit_code == 0, second.stderr
-    assert second.counts == {"fetched": 194, "created": 0, "updated": 194, "unchanged": 0, "failed": 0}
+    assert second.counts == {"fetched": 194, "created": 0, "updated": 0, "unchanged": 194, "failed": 0}
     assert "Categories synced: 0 created, 24 existing" in second.stderr
+    assert f"Tags synced: 0 created, {len(TAG_VALUES)} existing" in second.stderr
+    unchanged = check_store_matches_the_catalogue(live_store)
+    assert {k: p["updated_at"] for k, p in unchanged.items()} == {k: p["updated_at"] for k, p in before.items()}, (
+        "not one product was written")
+
+    full = run_etl("run", live_medusa, tmp_path, "--full")
+    assert full.exit_code == 0, full.stderr
+    assert full.counts == {"fetched": 194, "created": 0, "updated": 194, "unchanged": 0, "failed": 0}
     after = check_store_matches_the_catalogue(live_store)
     for key, product in after.items():
         assert (product["id"], product["handle"]) == (before[key]["id"], before[key]["handle"])
         assert product["variants"][0]["id"] == before[key]["variants"][0]["id"]
+        assert product["updated_at"] > before[key]["updated_at"], "--full rewrote it"
 
 
 def test_an_update_keeps_what_the_operator_added(live_medusa, live_store, tmp_path):
@@ -76,7 +93,7 @@ def test_an_update_keeps_what_the_operator_added(live_medusa, live_store, tmp_pa
         "prices": [{"currency_code": "usd", "amount": 30}]},
     ).raise_for_status()
 
-    assert run_etl("run", live_medusa, tmp_path, "--limit", "3").counts["updated"] == 3
+    assert run_etl("run", live_medusa, tmp_path, "--limit", "3", "--full").counts["updated"] == 3
     product = next(p for p in live_store.products() if p["external_id"] == "1")
     variants = {v["sku"]: v for v in product["variants"]}
     assert variants.keys() == {SOURCE["1"]["sku"], "GIFT-1"}, "no variant was deleted"
@@ -93,7 +110,7 @@ def test_a_duplicate_external_id_is_a_conflict_not_a_third_product(live_medusa, 
 
     result = run_etl("run", live_medusa, tmp_path, "--limit", "5")
     assert result.exit_code == 3
-    assert result.counts["updated"] == 4 and result.counts["failed"] == 1
+    assert result.counts["unchanged"] == 4 and result.counts["failed"] == 1
     [failure] = result.report["failures"]
     assert failure["key"] == "5"
     assert failure["message"].startswith("conflict: 2 products in Medusa have external_id '5'")
@@ -120,6 +137,20 @@ def test_a_lost_answer_creates_nothing_twice(live_medusa, live_store, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert result.counts["created"] == 194
     check_store_matches_the_catalogue(live_store)
+
+
+def test_tags_that_could_not_be_synced_are_linked_the_next_night(live_medusa, live_store, tmp_path):
+    with MedusaProxy(live_medusa.url, Fault("POST", "/admin/product-tags", 503, times=1000)) as proxy:
+        failed = run_etl("run", replace(live_medusa, url=proxy.url), tmp_path, "--set", "sink.retry.attempts=1")
+    assert failed.exit_code == 0, failed.stderr
+    assert failed.report["warnings"][0].startswith("Tag sync failed: Medusa answered 503")
+    assert "Warning:    Tag sync failed" in failed.stdout
+    check_store_matches_the_catalogue(live_store, tags=False)
+
+    next_night = run_etl("run", live_medusa, tmp_path)
+    assert next_night.counts["updated"] == 194, "the hash stored the first night did not claim the tags"
+    check_store_matches_the_catalogue(live_store)
+    assert run_etl("run", live_medusa, tmp_path).counts["unchanged"] == 194
 
 
 def test_an_admin_login_instead_of_a_key(live_medusa, live_store, tmp_path):

@@ -23,18 +23,22 @@ from .catalog import Price, Product, Variant
 DEFAULT_OPTION = {"title": "Default option", "values": ["Default option value"]}
 DEFAULT_VARIANT_TITLE = "Default variant"
 NUMERIC = ("weight", "length", "height", "width")
-UPDATE_DROPS = ("handle", "options", "categories")
+LINKED = ("categories", "tags")
+UPDATE_DROPS = ("handle", "options", *LINKED)
+
+Links = dict[str, "list[dict[str, str]] | None"]
+"""Resolved `categories` and `tags` ({id} lists); None for one whose sync failed: the field is left out."""
 
 
-def create_body(data: dict[str, Any], *, key: str, handle: str, categories: list[dict[str, str]] | None,
+def create_body(data: dict[str, Any], *, key: str, handle: str, links: Links,
                 sales_channel_ids: tuple[str, ...], shipping_profile_id: str | None,
                 markers: dict[str, Any]) -> dict[str, Any]:
     body = _copy(data)
-    body.pop("categories", None)
+    for name in LINKED:
+        body.pop(name, None)
     body["handle"] = handle
     body.setdefault("external_id", key)
-    if categories is not None:
-        body["categories"] = categories
+    body.update({name: ids for name, ids in links.items() if ids is not None})
     if "sales_channels" not in body and sales_channel_ids:
         body["sales_channels"] = [{"id": sc} for sc in sales_channel_ids]
     if "shipping_profile_id" not in body and shipping_profile_id:
@@ -45,21 +49,21 @@ def create_body(data: dict[str, Any], *, key: str, handle: str, categories: list
         body["variants"] = [{"title": DEFAULT_VARIANT_TITLE, "prices": []}]
     body["variants"] = [_new_variant(v, body["options"]) for v in body["variants"]]
     body["metadata"] = {**(body.get("metadata") or {}), **markers}
-    _numbers(body)
+    numbers(body)
     return body
 
 
-def update_body(data: dict[str, Any], existing: Product,
-                categories: list[dict[str, str]] | None) -> dict[str, Any]:
-    """The update keeps the product's handle, and its links when the categories could not be resolved."""
+def update_body(data: dict[str, Any], existing: Product, links: Links, markers: dict[str, Any]) -> dict[str, Any]:
+    """The update keeps the product's handle, and its links when they could not be resolved. Medusa merges
+    `metadata` key by key, so the markers sent (the content hash) leave the others (the pipeline's) alone."""
     body = _copy(data)
     for name in UPDATE_DROPS:
         body.pop(name, None)
-    if categories is not None:
-        body["categories"] = categories
+    body.update({name: ids for name, ids in links.items() if ids is not None})
     if isinstance(body.get("variants"), list):
         body["variants"] = merge_variants(body["variants"], existing.variants)
-    _numbers(body)
+    body["metadata"] = {**(body.get("metadata") or {}), **markers}
+    numbers(body)
     return body
 
 
@@ -129,7 +133,7 @@ def _new_variant(variant: dict[str, Any], options: list[dict[str, Any]]) -> dict
     return entry
 
 
-def _numbers(body: dict[str, Any]) -> None:
+def numbers(body: dict[str, Any]) -> None:
     for target in [body, *(v for v in body.get("variants") or [] if isinstance(v, dict))]:
         for name in NUMERIC:
             if name in target:

@@ -1,7 +1,8 @@
-"""Writes through /admin/products/batch, so that one bad product costs only itself.
+"""Writes through /admin/products/batch (creates, updates, and the deletes of a prune), so that one bad
+product costs only itself.
 
 Medusa applies a batch all or nothing, answers unordered, and rarely says which product it refused. So:
-- results are matched by handle (creates) and id (updates), never by position;
+- results are matched by handle (creates) and id (updates, deletes), never by position;
 - a refused batch is split in halves, again and again, until each bad product is alone; the good ones land,
   each bad one fails with Medusa's message (when Medusa names the item, `create, 3, ...`, it is taken out
   directly, without splitting);
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ...adapters import Outcome
+from ...adapters import Outcome, Result
 from ...http.retry import RetryPolicy
 from .client import MedusaClient, MedusaError, Unreachable
 from .payload import body_size
@@ -29,19 +30,24 @@ from .payload import body_size
 ROUTE = "/admin/products/batch"
 LOOKUP = "/admin/products"
 RESULT_FIELDS = "id,handle,external_id"
-ENVELOPE = len('{"create": [], "update": []}')
-_ITEM = re.compile(r"\b(create|update), (\d+)\b")
+ENVELOPE = len('{"create": [], "update": [], "delete": []}')
+_ITEM = re.compile(r"\b(create|update|delete), (\d+)\b")
+Kind = Literal["create", "update", "delete"]
+DONE: dict[str, Result] = {"create": "created", "update": "updated", "delete": "pruned"}
+"""What each kind of write is once done: a delete only ever comes from a prune."""
 
 
 @dataclass(frozen=True)
 class Op:
+    """One product to write; for a delete, `body` is just {"id"}."""
+
     key: str
-    kind: Literal["create", "update"]
+    kind: Kind
     body: dict[str, Any]
     size: int
 
     @classmethod
-    def of(cls, key: str, kind: Literal["create", "update"], body: dict[str, Any]) -> Op:
+    def of(cls, key: str, kind: Kind, body: dict[str, Any]) -> Op:
         return cls(key, kind, body, body_size(body))
 
 
@@ -58,14 +64,12 @@ def by_size(ops: Sequence[Op], limit: int) -> Iterator[list[Op]]:
         yield chunk
 
 
-def batch_body(ops: Sequence[Op]) -> dict[str, list[dict[str, Any]]]:
-    body: dict[str, list[dict[str, Any]]] = {}
-    creates = [op.body for op in ops if op.kind == "create"]
-    updates = [op.body for op in ops if op.kind == "update"]
-    if creates:
-        body["create"] = creates
-    if updates:
-        body["update"] = updates
+def batch_body(ops: Sequence[Op]) -> dict[str, list[Any]]:
+    body: dict[str, list[Any]] = {}
+    for kind in ("create", "update", "delete"):
+        listed = [op.body["id"] if kind == "delete" else op.body for op in ops if op.kind == kind]
+        if listed:
+            body[kind] = listed
     return body
 
 
@@ -149,19 +153,19 @@ class BatchWriter:
 
     def _record(self, ops: list[Op], answer: dict[str, Any], outcomes: dict[str, Outcome]) -> None:
         created = {p.get("handle"): p["id"] for p in answer.get("created") or []}
-        updated = {p["id"] for p in answer.get("updated") or []}
+        done = {"update": {p["id"] for p in answer.get("updated") or []},
+                "delete": set((answer.get("deleted") or {}).get("ids") or [])}
         for op in ops:
             if op.kind == "create":
                 product_id = created.get(op.body.get("handle"))
-                result = "created"
             else:
-                product_id = op.body["id"] if op.body["id"] in updated else None
-                result = "updated"
+                product_id = op.body["id"] if op.body["id"] in done[op.kind] else None
             if product_id is None:
+                what = f"handle {op.body.get('handle')!r}" if op.kind == "create" else f"id {op.body['id']}"
                 outcomes[op.key] = Outcome(op.key, "failed", message="Medusa accepted the batch but did not "
-                                           f"return this product (handle {op.body.get('handle')!r})")
+                                           f"return this product ({what})")
             else:
-                outcomes[op.key] = Outcome(op.key, result, id=product_id)
+                outcomes[op.key] = Outcome(op.key, DONE[op.kind], id=product_id)
 
 
 def _named_item(ops: list[Op], message: str) -> Op | None:

@@ -44,3 +44,11 @@ def test_only_prices_for_everyone_are_plain():
 def test_handles_are_made_unique_the_seed_way(taken, wanted, expected):
     catalog = Catalog.of({"id": f"p{i}", "handle": h} for i, h in enumerate(taken))
     assert [catalog.reserve_handle(w) for w in wanted] == expected
+
+
+def test_only_products_with_a_pipelines_marks_can_be_pruned():
+    rows = [{"id": "prod_mine", "handle": "a", "metadata": {"etl_pipeline": "nightly", "etl_key": "1"}},
+            {"id": "prod_half", "handle": "b", "metadata": {"etl_pipeline": "nightly"}},
+            {"id": "prod_hand", "handle": "c", "metadata": {"brand": "x"}},
+            {"id": "prod_bare", "handle": "d", "metadata": None}]
+    assert [p.id for p in Catalog.of(rows).marked] == ["prod_mine"]

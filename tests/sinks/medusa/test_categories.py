@@ -1,37 +1,31 @@
-"""Categories as the mapping names them, and what a product links to."""
+"""Categories as the mapping names them, and what a new one is created with."""
 
 from __future__ import annotations
 
 import pytest
 
-from etl.sinks.medusa.categories import Categories, CategoryRef, category_refs
+from etl.sinks.medusa.categories import Categories
+from etl.sinks.medusa.terms import Ref
+
+BEAUTY = (("name", "Beauty"), ("handle", "beauty"), ("is_active", True))
 
 
 @pytest.mark.parametrize("value, expected", [
-    ([{"handle": "beauty", "name": "Beauty"}], [CategoryRef("beauty", "Beauty")]),
-    ("laptops", [CategoryRef("laptops")]),
-    ([{"id": "pcat_1"}], [CategoryRef(id="pcat_1")]),
+    ([{"handle": "beauty", "name": "Beauty"}], [Ref("beauty", BEAUTY)]),
+    ("beauty", [Ref("beauty", BEAUTY)]),
+    ([{"id": "pcat_1"}], [Ref(id="pcat_1")]),
     ([{"name": "no handle"}, "", None], []),
     (None, []),
 ], ids=["handle and name", "a handle alone", "an id", "nothing usable", "absent"])
 def test_mapped_categories(value, expected):
-    assert category_refs(value) == expected
+    assert Categories.refs(value) == expected
 
 
-def test_names_default_to_the_handle_made_readable_and_the_first_name_wins():
+def test_new_categories_are_active_named_from_the_handle_and_the_first_name_wins():
     categories = Categories()
     categories.collect([{"handle": "home-decoration"}])
     categories.collect([{"handle": "beauty", "name": "Beauty"}, {"handle": "beauty", "name": "Other"}])
-    assert categories.wanted == {"home-decoration": "Home Decoration", "beauty": "Beauty"}
-
-
-@pytest.mark.parametrize("value, expected", [
-    ([{"handle": "beauty"}], [{"id": "pcat_beauty"}]),
-    ([{"handle": "beauty"}, "beauty", {"id": "pcat_beauty"}], [{"id": "pcat_beauty"}]),
-    ([{"handle": "beauty"}, {"handle": "unknown"}], None),
-    ([], []),
-], ids=["by handle", "the same category once", "one unknown: the product's links are left alone",
-        "explicitly none"])
-def test_what_a_product_links_to(value, expected):
-    categories = Categories(ids={"beauty": "pcat_beauty"})
-    assert categories.resolve(value) == expected
+    assert categories.wanted == {
+        "home-decoration": {"name": "Home Decoration", "handle": "home-decoration", "is_active": True},
+        "beauty": {"name": "Beauty", "handle": "beauty", "is_active": True},
+    }

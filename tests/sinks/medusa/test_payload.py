@@ -15,6 +15,7 @@ MAPPED = {
     "external_id": "4",
     "weight": "2",
     "categories": [{"handle": "beauty", "name": "Beauty"}],
+    "tags": [{"value": "beauty"}, {"value": "lipstick"}],
     "options": [{"title": "Default option", "values": ["Default option value"]}],
     "variants": [{"title": "Default variant", "sku": "BEA-CHI-LIP-004", "manage_inventory": False,
                   "options": {"Default option": "Default option value"},
@@ -23,19 +24,24 @@ MAPPED = {
 }
 
 
+LINKS = {"categories": [{"id": "pcat_beauty"}], "tags": [{"id": "ptag_beauty"}, {"id": "ptag_lipstick"}]}
+
+
 def create(data: dict, **overrides) -> dict:
-    args = {"key": "4", "handle": "red-lipstick", "categories": [{"id": "pcat_beauty"}],
+    args = {"key": "4", "handle": "red-lipstick", "links": LINKS,
             "sales_channel_ids": ("sc_default",), "shipping_profile_id": "sp_default",
-            "markers": {"etl_pipeline": "nightly", "etl_key": "4"}, **overrides}
+            "markers": {"etl_pipeline": "nightly", "etl_key": "4", "etl_hash": "abc"}, **overrides}
     return create_body(data, **args)
 
 
 def test_a_new_product_is_linked_and_marked():
     body = create(MAPPED)
     assert body["categories"] == [{"id": "pcat_beauty"}]
+    assert body["tags"] == [{"id": "ptag_beauty"}, {"id": "ptag_lipstick"}]
     assert body["sales_channels"] == [{"id": "sc_default"}]
     assert body["shipping_profile_id"] == "sp_default"
-    assert body["metadata"] == {"brand": "Chic Cosmetics", "etl_pipeline": "nightly", "etl_key": "4"}
+    assert body["metadata"] == {"brand": "Chic Cosmetics", "etl_pipeline": "nightly", "etl_key": "4",
+                                "etl_hash": "abc"}
     assert body["weight"] == 2, "numbers must be JSON numbers"
     assert MAPPED["weight"] == "2" and "sales_channels" not in MAPPED, "the mapped data is not changed"
 
@@ -61,7 +67,7 @@ def test_a_new_product_is_linked_and_marked():
                  id="mapped options and inventory are kept"),
 ])
 def test_every_new_product_has_an_option_and_a_variant(mapped, expected_options, expected_variant):
-    body = create(mapped, categories=None)
+    body = create(mapped, links={})
     assert body["options"] == expected_options
     assert body["variants"] == [expected_variant]
     assert "categories" not in body
@@ -83,19 +89,30 @@ EXISTING = Product(
 )
 
 
-def test_an_update_keeps_the_handle_and_sends_no_options():
-    body = update_body(MAPPED, EXISTING, [{"id": "pcat_beauty"}])
+def update(data: dict, existing: Product = EXISTING, links: dict | None = None) -> dict:
+    return update_body(data, existing, {} if links is None else links, {"etl_hash": "abc"})
+
+
+def test_an_update_keeps_the_handle_sends_no_options_and_stores_the_hash():
+    body = update(MAPPED, links=LINKS)
     assert "handle" not in body and "options" not in body
-    assert body["categories"] == [{"id": "pcat_beauty"}]
+    assert body["categories"] == [{"id": "pcat_beauty"}] and body["tags"] == LINKS["tags"]
     assert body["title"] == "Red Lipstick" and body["weight"] == 2
+    assert body["metadata"] == {"brand": "Chic Cosmetics", "etl_hash": "abc"}, "Medusa merges metadata"
 
 
-def test_an_update_leaves_category_links_alone_when_they_could_not_be_resolved():
-    assert "categories" not in update_body(MAPPED, EXISTING, None)
+@pytest.mark.parametrize("links, sent", [
+    ({"categories": None, "tags": LINKS["tags"]}, {"tags"}),
+    ({"categories": LINKS["categories"], "tags": None}, {"categories"}),
+    ({}, set()),
+], ids=["categories failed", "tags failed", "neither resolved"])
+def test_an_update_leaves_links_alone_when_they_could_not_be_resolved(links, sent):
+    assert update(MAPPED, links=links).keys() & {"categories", "tags"} == sent
+    assert create(MAPPED, links=links).keys() & {"categories", "tags"} == sent
 
 
 def test_an_update_changes_the_variant_and_its_price_in_place_and_keeps_the_others():
-    body = update_body(MAPPED, EXISTING, None)
+    body = update(MAPPED)
     assert body["variants"] == [{
         "id": "variant_1", "title": "Default variant", "sku": "BEA-CHI-LIP-004", "manage_inventory": False,
         "prices": [{"id": "price_usd", "currency_code": "usd", "amount": 12.99}, {"id": "price_eur"},
@@ -106,7 +123,7 @@ def test_an_update_changes_the_variant_and_its_price_in_place_and_keeps_the_othe
 def test_an_update_names_every_existing_variant_so_none_is_deleted():
     two = Product("prod_2", "shirt", "9", None,
                   (Variant("variant_s", "SH-S", "S"), Variant("variant_m", "SH-M", "M")))
-    body = update_body({"variants": [{"title": "M", "sku": "SH-M", "prices": []}]}, two, None)
+    body = update({"variants": [{"title": "M", "sku": "SH-M", "prices": []}]}, two)
     assert body["variants"] == [{"id": "variant_m", "title": "M", "sku": "SH-M", "prices": []},
                                 {"id": "variant_s"}]
 
@@ -114,7 +131,7 @@ def test_an_update_names_every_existing_variant_so_none_is_deleted():
 def test_a_new_variant_on_update_goes_last_with_its_options():
     one = Product("prod_3", "shirt", "9", None, (Variant("variant_s", "SH-S", "S"),))
     mapped = [{"title": "S", "sku": "SH-S"}, {"title": "L", "sku": "SH-L", "options": {"Size": "L"}}]
-    body = update_body({"variants": mapped}, one, None)
+    body = update({"variants": mapped}, one)
     assert body["variants"] == [{"id": "variant_s", "title": "S", "sku": "SH-S"},
                                 {"title": "L", "sku": "SH-L", "options": {"Size": "L"}}]
 
@@ -147,7 +164,7 @@ def test_prices_are_merged_never_wiped(mapped, expected):
     ("2", 2), ("2.50", 2.5), (" 7 ", 7), ("N/A", "N/A"), ("nan", "nan"), (3.25, 3.25), (None, None),
 ])
 def test_numbers_sent_as_text_become_numbers(raw, expected):
-    body = create({"title": "T", "weight": raw}, categories=None)
+    body = create({"title": "T", "weight": raw}, links={})
     assert body["weight"] == expected and type(body["weight"]) is type(expected)
 
 

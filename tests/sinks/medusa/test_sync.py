@@ -1,9 +1,11 @@
-"""The nightly sync, end to end, replayed from cassettes recorded against a real Medusa 2.21.
+"""The nightly sync, end to end, replayed from cassettes recorded against a real Medusa 2.21: the first night,
+bad products, failures of the store, credentials, and a second run while one is going.
 
 Each test runs `etl run pipelines/dummyjson.yaml` in-process, as cron does, and checks what an operator
 checks: the exit code, the counts in the report, the log lines, and in the cassette what was actually sent
-to Medusa and what Medusa answered. Cassettes named `medusa-fault-*` were recorded through a proxy that
-broke some of Medusa's answers on purpose (tests/sinks/medusa/proxy.py).
+to Medusa and what Medusa answered. Cassettes named `medusa-fault-*` and `medusa-tag-sync-failed` were
+recorded through a proxy that broke some of Medusa's answers on purpose (tests/sinks/medusa/proxy.py).
+Later nights (change detection, plans, pruning) are in test_nights.py.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from etl.lock import RunLock
 from etl.slugs import slugify
 
 from .harness import (
@@ -26,18 +29,21 @@ from .harness import (
     PRODUCTS,
     RECORDING,
     SCRUBBED,
-    Interaction,
     Medusa,
     cassette,
     interactions,
+    recorder,
     run_etl,
 )
 from .proxy import Fault, MedusaProxy
 from .store import AdminStore
+from .traffic import accepted, batches, calls, defaults
 
 SOURCE = {str(p["id"]): p for p in PRODUCTS}
 CATEGORY_HANDLES = sorted({slugify(p["category"]) for p in PRODUCTS})
+TAG_VALUES = sorted({t for p in PRODUCTS for t in p["tags"]})
 FAST_RETRIES = ("--set", "sink.retry.backoff.initial=0")
+HASH = re.compile(r"[0-9a-f]{64}")
 
 
 @contextmanager
@@ -56,20 +62,6 @@ def fresh(store: AdminStore | None) -> None:
         store.reset()
 
 
-def batches(sent: list[Interaction]) -> list[Interaction]:
-    return [i for i in sent if i.method == "POST" and i.path == "/admin/products/batch"]
-
-
-def accepted(sent: list[Interaction], kind: str) -> list[dict]:
-    return [body for i in batches(sent) if i.status == 200 for body in i.body.get(kind, [])]
-
-
-def defaults(sent: list[Interaction]) -> tuple[str, str]:
-    store = next(i for i in sent if i.path == "/admin/stores").answer["stores"][0]
-    profiles = next(i for i in sent if i.path == "/admin/shipping-profiles").answer["shipping_profiles"]
-    return store["default_sales_channel_id"], next(p["id"] for p in profiles if p["type"] == "default")
-
-
 def test_the_first_night_fills_an_empty_store(medusa, store, tmp_path):
     fresh(store)
     with cassette("medusa-first-run.yaml"):
@@ -77,16 +69,24 @@ def test_the_first_night_fills_an_empty_store(medusa, store, tmp_path):
 
     assert result.exit_code == 0, result.stderr
     assert result.counts == {"fetched": 194, "created": 194, "updated": 0, "unchanged": 0, "failed": 0}
-    for line in ["Categories synced: 24 created, 0 existing", "Found 0 existing products in Medusa",
-                 "194 products to create, 0 to update", "Batch 1: created 15 products (15/194)",
-                 "Batch 13: created 14 products (194/194)"]:
+    for line in ["Categories synced: 24 created, 0 existing", f"Tags synced: {len(TAG_VALUES)} created, 0 existing",
+                 "Found 0 existing products in Medusa", "194 products to create, 0 to update",
+                 "Batch 1: created 15 products (15/194)", "Batch 13: created 14 products (194/194)"]:
         assert line in result.stderr
 
     sent = interactions("medusa-first-run.yaml")
+    assert calls(sent) == {"GET /admin/stores": 1, "GET /admin/shipping-profiles": 1,
+                           "GET /admin/product-categories": 1, "POST /admin/product-categories": 24,
+                           "GET /admin/product-tags": 1, "POST /admin/product-tags": len(TAG_VALUES),
+                           "GET /admin/products": 1, "POST /admin/products/batch": 13}
     new_categories = [i for i in sent if i.method == "POST" and i.path == "/admin/product-categories"]
     assert sorted(i.body["handle"] for i in new_categories) == CATEGORY_HANDLES
     assert all(i.body["is_active"] is True and i.status == 200 for i in new_categories)
     category_handle = {i.answer["product_category"]["id"]: i.body["handle"] for i in new_categories}
+    new_tags = [i for i in sent if i.method == "POST" and i.path == "/admin/product-tags"]
+    assert sorted(i.body["value"] for i in new_tags) == TAG_VALUES, "each tag created once"
+    assert all(i.status == 200 for i in new_tags)
+    tag_value = {i.answer["product_tag"]["id"]: i.body["value"] for i in new_tags}
 
     assert len(batches(sent)) == 13 and all(i.status == 200 for i in batches(sent))
     creates = accepted(sent, "create")
@@ -98,6 +98,11 @@ def test_the_first_night_fills_an_empty_store(medusa, store, tmp_path):
     for body in creates:
         source = SOURCE[body["external_id"]]
         assert [category_handle[c["id"]] for c in body["categories"]] == [slugify(source["category"])]
+        assert [tag_value[t["id"]] for t in body["tags"]] == source["tags"]
+        marks = {k: v for k, v in body["metadata"].items() if k.startswith("etl_")}
+        assert marks.keys() == {"etl_pipeline", "etl_key", "etl_hash"} and HASH.fullmatch(marks["etl_hash"])
+        assert (marks["etl_pipeline"], marks["etl_key"]) == ("dummyjson-to-medusa", body["external_id"])
+        assert body["metadata"]["brand"] == source.get("brand")
         assert (body["title"], body["description"], body["thumbnail"]) == (
             source["title"], source["description"], source["thumbnail"])
         assert [image["url"] for image in body["images"]] == source["images"]
@@ -108,34 +113,6 @@ def test_the_first_night_fills_an_empty_store(medusa, store, tmp_path):
         assert variant["manage_inventory"] is False and variant["sku"] == source["sku"]
     returned = [p for i in batches(sent) for p in i.answer["created"]]
     assert len({p["id"] for p in returned}) == 194
-
-
-def test_the_second_night_creates_nothing(medusa, store, tmp_path):
-    if store is not None:
-        store.reset()
-        assert run_etl("run", medusa, tmp_path).counts["created"] == 194
-    with cassette("medusa-second-run.yaml"):
-        result = run_etl("run", medusa, tmp_path)
-
-    assert result.exit_code == 0, result.stderr
-    assert result.counts == {"fetched": 194, "created": 0, "updated": 194, "unchanged": 0, "failed": 0}
-    for line in ["Categories synced: 0 created, 24 existing", "Found 194 existing products in Medusa",
-                 "0 products to create, 194 to update", "Batch 13: updated 14 products (194/194)"]:
-        assert line in result.stderr
-
-    sent = interactions("medusa-second-run.yaml")
-    assert not [i for i in sent if i.method == "POST" and i.path == "/admin/product-categories"]
-    assert accepted(sent, "create") == []
-    listed = next(i for i in sent if i.path == "/admin/products" and i.method == "GET").answer["products"]
-    existing = {p["external_id"]: p for p in listed}
-    updates = accepted(sent, "update")
-    assert len(updates) == 194 and all(existing[u["external_id"]]["id"] == u["id"] for u in updates)
-    for update in updates:
-        assert "handle" not in update and "options" not in update, "an update keeps the handle, never options"
-        product = existing[update["external_id"]]
-        current = product["variants"][0]
-        assert [v["id"] for v in update["variants"]] == [current["id"]], "the variant is updated in place"
-        assert [p.get("id") for p in update["variants"][0]["prices"]] == [p["id"] for p in current["prices"]]
 
 
 def test_a_bad_product_fails_alone_and_is_quarantined(medusa, store, tmp_path):
@@ -174,8 +151,9 @@ def test_when_categories_cannot_be_synced_products_still_are(medusa, store, tmp_
 
     assert result.exit_code == 0, result.stderr
     assert result.counts["created"] == 194 and result.counts["failed"] == 0
-    assert ("Category sync failed: Medusa answered 503 to POST /admin/product-categories: injected 503 by "
-            "the test proxy. Products are synced without categories this run") in result.stderr
+    warning = ("Category sync failed: Medusa answered 503 to POST /admin/product-categories: injected 503 by "
+               "the test proxy. Products are synced without categories this run")
+    assert warning in result.stderr and result.report["warnings"] == [warning], "the summary shows it too"
     sent = interactions("medusa-fault-category-sync.yaml")
     tried = [i.status for i in sent if i.path == "/admin/product-categories" and i.method == "POST"]
     assert tried == [503] * 4, "one category tried with the retries, then the phase gives up"
@@ -225,14 +203,52 @@ def test_plan_shows_the_first_night_and_writes_nothing(medusa, store, tmp_path):
         result = run_etl("plan", medusa, tmp_path)
 
     assert result.exit_code == 0, result.stderr
-    assert "Plan: 194 to create, 0 to update, 0 unchanged, 0 to prune" in result.stdout
-    assert f"24 categories to create: {', '.join(sorted(CATEGORY_HANDLES, key=first_seen))}" in result.stdout
-    assert "+ create     194  Women's Wrist Watch (women-s-wrist-watch)" in result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "Plan: 194 to create, 0 to update, 0 unchanged, 0 to prune"
+    categories = in_order_seen(lambda p: [slugify(p["category"])])
+    tags = in_order_seen(lambda p: p["tags"])
+    assert lines[:2] == [f"24 categories to create: {', '.join(categories)}",
+                         f"{len(TAG_VALUES)} tags to create: {', '.join(tags)}"]
+    assert "+ create     194  Women's Wrist Watch (women-s-wrist-watch)" in lines
     assert {i.method for i in interactions("medusa-plan.yaml")} == {"GET"}
 
 
-def first_seen(handle: str) -> int:
-    return next(i for i, p in enumerate(PRODUCTS) if slugify(p["category"]) == handle)
+def in_order_seen(values_of) -> list[str]:
+    return list(dict.fromkeys(v for p in PRODUCTS for v in values_of(p)))
+
+
+def test_when_tags_cannot_be_synced_products_are_written_without_them(medusa, store, tmp_path):
+    fresh(store)
+    with through(medusa, Fault("POST", "/admin/product-tags", 503, times=1000)) as target, \
+            cassette("medusa-tag-sync-failed.yaml"):
+        result = run_etl("run", target, tmp_path, *FAST_RETRIES)
+
+    assert result.exit_code == 0, result.stderr
+    assert result.counts["created"] == 194 and result.counts["failed"] == 0
+    warning = ("Tag sync failed: Medusa answered 503 to POST /admin/product-tags: injected 503 by the test "
+               "proxy. Products are synced without tags this run")
+    assert result.report["warnings"] == [warning] and warning in result.stderr
+    assert "Categories synced: 24 created, 0 existing" in result.stderr
+
+    sent = interactions("medusa-tag-sync-failed.yaml")
+    assert [i.status for i in sent if i.path == "/admin/product-tags" and i.method == "POST"] == [503] * 4
+    creates = {c["external_id"]: c for c in accepted(sent, "create")}
+    assert all("tags" not in c and len(c["categories"]) == 1 for c in creates.values())
+    linked = {c["external_id"]: c for c in accepted(interactions("medusa-first-run.yaml"), "create")}
+    assert all(creates[k]["metadata"]["etl_hash"] != linked[k]["metadata"]["etl_hash"] for k in creates), (
+        "the hash stored does not claim the tags: the next night sees a change and links them")
+
+
+def test_a_second_run_while_one_is_going_is_refused_and_sends_nothing(medusa, tmp_path):
+    state = tmp_path / "state" / "dummyjson-to-medusa"
+    with RunLock(state, "dummyjson-to-medusa"), \
+            recorder().use_cassette(str(tmp_path / "no-requests.yaml"), record_mode="none") as cas:
+        result = run_etl("run", medusa, tmp_path)
+
+    assert result.exit_code == 4
+    assert re.search(r"^error: another run of dummyjson-to-medusa is in progress \(pid \d+, started [^)]+\): "
+                     r"not starting a second one \(lock: .*run\.lock\)$", result.stderr, re.M)
+    assert len(cas) == 0 and result.report == {}, "nothing was read or written, no report was made"
 
 
 @pytest.fixture
