@@ -233,10 +233,12 @@ def status(pipeline: Path, overrides: tuple[str, ...], count: int, as_json: bool
     click.echo(f"{'start':<26}{'status':<9}{'exit':>4}{'fetched':>9}{'created':>9}{'updated':>9}"
                f"{'unchanged':>11}{'pruned':>8}{'failed':>8}{'seconds':>9}")
     for e in entries:
-        click.echo(f"{e.get('start', ''):<26}{e.get('status', ''):<9}{e.get('exit_code', ''):>4}"
-                   f"{e.get('fetched', 0):>9}{e.get('created', 0):>9}{e.get('updated', 0):>9}"
-                   f"{e.get('unchanged', 0):>11}{e.get('pruned', 0):>8}{e.get('failed', 0):>8}"
-                   f"{e.get('duration_s', 0):>9.1f}")
+        row = {k: "-" if e.get(k) is None else e[k] for k in
+               ("start", "status", "exit_code", "fetched", "created", "updated", "unchanged", "pruned", "failed")}
+        seconds = e.get("duration_s")
+        click.echo(f"{row['start']:<26}{row['status']:<9}{row['exit_code']:>4}{row['fetched']:>9}"
+                   f"{row['created']:>9}{row['updated']:>9}{row['unchanged']:>11}{row['pruned']:>8}"
+                   f"{row['failed']:>8}{'-' if seconds is None else f'{seconds:.1f}':>9}")
         if e.get("error"):
             click.echo(f"    error: {e['error']}")
 

@@ -1,4 +1,5 @@
-"""The run journal: one JSON line per run, appended at its end, read by `etl status`."""
+"""The run journal: one JSON line per run, appended at its end (or, for a run that was killed, by the next
+run when it finds the lock it left), read by `etl status`."""
 
 from __future__ import annotations
 
@@ -37,6 +38,18 @@ def append(state_dir: Path, report: RunReport, command: str, options: Any = None
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8", errors="backslashreplace") as f:
         f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
+def append_crashed(state_dir: Path, holder: dict[str, Any]) -> str:
+    """A run that took the lock and never released it was killed: it gets its journal line late."""
+    message = (f"the run started {holder.get('started_at', '?')} (pid {holder['pid']}) never finished: "
+               "it was killed or crashed; this run takes over")
+    entry = {"start": holder.get("started_at"), "end": None, "status": "crashed", "exit_code": None,
+             "error": message, "command": "run"}
+    path = journal_path(state_dir)
+    with path.open("a", encoding="utf-8", errors="backslashreplace") as f:
+        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    return message
 
 
 def recent(state_dir: Path, n: int = 10) -> list[dict[str, Any]]:

@@ -21,6 +21,8 @@ class RunLock:
         self.path = state_dir / "run.lock"
         self.pipeline = pipeline
         self._fd: int | None = None
+        self.stale: dict | None = None
+        """The holder a dead run left in the file (a clean release empties it): that run never finished."""
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -32,6 +34,7 @@ class RunLock:
             os.close(fd)
             raise LockedError(f"another run of {self.pipeline} is in progress{holder}: not starting a second "
                               f"one (lock: {self.path})") from None
+        self.stale = _read_info(fd)
         os.ftruncate(fd, 0)
         info = {"pid": os.getpid(), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         os.pwrite(fd, json.dumps(info).encode(), 0)
@@ -53,11 +56,14 @@ class RunLock:
         self.release()
 
 
-def _read_holder(fd: int) -> str:
+def _read_info(fd: int) -> dict | None:
     try:
         info = json.loads(os.pread(fd, 4096, 0) or b"{}")
     except (OSError, ValueError):
-        return ""
-    if not isinstance(info, dict) or "pid" not in info:
-        return ""
-    return f" (pid {info['pid']}, started {info.get('started_at', '?')})"
+        return None
+    return info if isinstance(info, dict) and "pid" in info else None
+
+
+def _read_holder(fd: int) -> str:
+    info = _read_info(fd)
+    return f" (pid {info['pid']}, started {info.get('started_at', '?')})" if info else ""

@@ -54,3 +54,8 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(fakes, write_spec, tmp_pa
     result = CliRunner().invoke(main, ["run", str(write_spec(SPEC))])
     assert result.exit_code == 0, result.output
     assert sink.store == {"1": {"name": "a"}}
+    crashed, finished = (json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines())
+    assert (crashed["status"], finished["status"]) == ("crashed", "ok")
+    assert f"(pid {holder.pid}) never finished: it was killed or crashed" in crashed["error"]
+    status = CliRunner().invoke(main, ["status", str(write_spec(SPEC))])
+    assert "crashed" in status.output.splitlines()[2] and "ok" in status.output.splitlines()[-1]

@@ -1,6 +1,7 @@
 """Faults of the store side, replayed from cassettes recorded through tests/sinks/medusa/proxy.py in front of a
 real Medusa 2.21: a batch answered 500 once, a body limit that refuses a batch (413), updates Medusa refuses,
-the API key revoked halfway, and a Medusa that cannot be reached when the night starts.
+the API key revoked halfway, a batch Medusa applies after the gateway gave up on it, and a Medusa that cannot
+be reached when the night starts.
 
 Covered elsewhere, not repeated here: invalid products on create and a 401 at the start (test_sync.py), a
 lost 504 answer and a failing category sync (test_sync.py, medusa-fault-*), the client's retries when Medusa
@@ -30,7 +31,7 @@ SOURCE_KEYS = [str(p["id"]) for p in PRODUCTS]
 FAST_RETRIES = ("--set", "sink.retry.backoff.initial=0")
 BATCH = "/admin/products/batch"
 BODY_LIMIT = 50_000
-"""About twice the largest batch of the first night: only a batch holding an outsized product goes over."""
+"""Far above any batch of the first night (28 kB at most): only a batch holding an outsized product goes over."""
 TOO_LARGE = {"message": "request entity too large", "type": "unknown_error"}
 
 
