@@ -97,6 +97,9 @@ class Catalogue:
 
 
 class Handler(BaseHTTPRequestHandler):
+    """Keep-alive, and each answer in one write on a TCP_NODELAY socket: headers and body sent apart would
+    meet the client's delayed ACK, and the server would be the bottleneck it must never be."""
+
     protocol_version = "HTTP/1.1"
     catalogue: Catalogue
 

@@ -10,7 +10,9 @@ For each size, through a proxy that counts HTTP calls by route:
   1. etl first sync   `etl run pipelines/dummyjson.yaml`: every product is new to the store
   2. etl rerun        the same, nothing changed: should write nothing
   3. floor            the batch bodies etl sent in 1, posted straight to /admin/products/batch in order
-                      (after etl's products were deleted; the categories etl made stay for the floor)
+                      (after etl's products were deleted; the categories and tags etl made stay for it)
+  4. etl, taxonomy known   the first sync again, products deleted but categories and tags kept: what a
+                      night with only new products costs, the floor's own conditions
 
     python -m bench.medusa_bench [--sizes 194,2000,10000] [--keep]
 """
@@ -41,6 +43,7 @@ PREFIX = "etlbench"
 ID_OFFSET = 900_000_000
 BATCH = "POST /admin/products/batch"
 PAGE_SIZE = 100
+TAXONOMY_KNOWN = "etl, taxonomy known"
 
 
 def medusa_env() -> dict[str, str]:
@@ -143,7 +146,7 @@ def bench_size(n: int, server_url: str, medusa: dict[str, str], admin: Admin, ke
             first = phase("etl first sync", etl(work / "first.json"), env, proxy, work, capture=BATCH,
                           report=work / "first.json")
             bodies = work / "bodies.jsonl"
-            bodies.write_bytes(b"".join(body + b"\n" for body in proxy.captured))
+            bodies.write_bytes(b"".join(path.encode() + b"\t" + body + b"\n" for path, body in proxy.captured))
             rows.append(first)
             rows.append(phase("etl rerun", etl(work / "rerun.json"), env, proxy, work, report=work / "rerun.json"))
             print(_line(n, rows[-2]), _line(n, rows[-1]), sep="\n", file=sys.stderr, flush=True)
@@ -152,17 +155,22 @@ def bench_size(n: int, server_url: str, medusa: dict[str, str], admin: Admin, ke
                           env, proxy, work)
             rows.append(floor)
             print(_line(n, floor), file=sys.stderr, flush=True)
+            admin.delete_products()
+            rows.append(phase(TAXONOMY_KNOWN, etl(work / "again.json"), env, proxy, work, report=work / "again.json"))
+            print(_line(n, rows[-1]), file=sys.stderr, flush=True)
     finally:
         if not keep:
             admin.cleanup()
         shutil.rmtree(work, ignore_errors=True)
     by = {r["phase"]: r for r in rows}
-    ratio = by["etl first sync"]["wall_s"] / by["floor"]["wall_s"] if by["floor"]["wall_s"] else None
-    return {"n": n, "phases": rows, "first_over_floor": round(ratio, 2) if ratio else None}
+    floor_s = by["floor"]["wall_s"]
+    return {"n": n, "phases": rows,
+            "first_over_floor": round(by["etl first sync"]["wall_s"] / floor_s, 2) if floor_s else None,
+            "known_over_floor": round(by[TAXONOMY_KNOWN]["wall_s"] / floor_s, 2) if floor_s else None}
 
 
 def _line(n: int, row: dict[str, Any]) -> str:
-    return (f"  N={n:<6} {row['phase']:<15} {row['wall_s']:7.2f} s  {row['http_calls']:5d} calls "
+    return (f"  N={n:<6} {row['phase']:<20} {row['wall_s']:7.2f} s  {row['http_calls']:5d} calls "
             f"({row['writes']} writes)  exit {row['exit_code']}  {row.get('report', '')}")
 
 
@@ -177,11 +185,13 @@ def table(sizes: list[dict[str, Any]]) -> str:
             rate = f"{size['n'] / row['wall_s']:,.0f}" if row["wall_s"] else "-"
             lines.append(f"| {size['n']:,} | {row['phase']} | {row['wall_s']:.2f} | {rate} | {row['http_calls']} "
                          f"| {row['writes']} | {counts} |")
-    lines += ["", "| N | first sync / floor | rerun writes | rerun HTTP calls |", "|---:|---:|---:|---:|"]
+    lines += ["", "| N | first sync / floor | taxonomy known / floor | rerun writes | rerun HTTP calls |",
+              "|---:|---:|---:|---:|---:|"]
     for size in sizes:
         by = {r["phase"]: r for r in size["phases"]}
         rerun = by["etl rerun"]
-        lines.append(f"| {size['n']:,} | {size['first_over_floor']:.2f}x | {rerun['writes']} | {rerun['http_calls']} |")
+        lines.append(f"| {size['n']:,} | {size['first_over_floor']:.2f}x | {size['known_over_floor']:.2f}x "
+                     f"| {rerun['writes']} | {rerun['http_calls']} |")
     lines += ["", "HTTP calls by kind (count, and time spent waiting for Medusa):"]
     for size in sizes:
         for row in size["phases"]:

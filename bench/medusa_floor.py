@@ -4,7 +4,8 @@ No source, no mapping, no reading of the store, no categories: only the writes a
 
     python bench/medusa_floor.py MEDUSA_URL BODIES_FILE     (MEDUSA_API_KEY in the environment)
 
-BODIES_FILE holds one batch body (JSON) per line, as the sync sent them. Exits 1 if any batch is refused.
+BODIES_FILE holds one request per line, as the sync sent it: the path with its query, a tab, the JSON body.
+Exits 1 if any batch is refused.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ def main() -> None:
         for line in f:
             if not line.strip():
                 continue
-            answer = session.post(f"{url}/admin/products/batch", params={"fields": "id,handle,external_id"},
-                                  data=line.rstrip(b"\n"), headers=headers, timeout=600)
+            path, _, body = line.rstrip(b"\n").partition(b"\t")
+            answer = session.post(url + path.decode(), data=body, headers=headers, timeout=600)
             if answer.status_code >= 400:
                 failed += 1
                 print(f"batch refused: {answer.status_code} {answer.text[:300]}", file=sys.stderr)

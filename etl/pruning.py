@@ -53,4 +53,4 @@ def run_prune(run: Run, sink: Sink) -> None:
             report.pruned += 1
         elif outcome.result == "failed":
             run._record_failed(outcome.key, outcome.message or "prune failed", "prune", None, None)
-    log.info("Pruned %d items (%s)", report.pruned, action)
+    log.info("Pruned %d %s (%s)", report.pruned, getattr(sink, "noun", "items"), action)

@@ -77,7 +77,6 @@ def test_two_nights_into_an_empty_store(live_medusa, live_store, tmp_path):
     for key, product in after.items():
         assert (product["id"], product["handle"]) == (before[key]["id"], before[key]["handle"])
         assert product["variants"][0]["id"] == before[key]["variants"][0]["id"]
-        assert product["updated_at"] > before[key]["updated_at"], "--full rewrote it"
 
 
 def test_an_update_keeps_what_the_operator_added(live_medusa, live_store, tmp_path):

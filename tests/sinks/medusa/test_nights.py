@@ -170,7 +170,7 @@ def test_prune_delete_removes_the_product(medusa, store, tmp_path):
 
     assert result.exit_code == 0, result.stderr
     assert result.counts["unchanged"] == 193 and result.report["pruned"] == 1
-    assert "Pruned 1 items (delete)" in result.stderr
+    assert "Pruned 1 products (delete)" in result.stderr
     sent = interactions("medusa-prune-delete.yaml")
     gone = listed(sent)[GONE]["id"]
     assert [i.body for i in writes(sent)] == [{"delete": [gone]}]
