@@ -89,7 +89,8 @@ class BatchWriter:
             self._send(chunk, outcomes, retry_500=True)
         return outcomes
 
-    def _send(self, ops: list[Op], outcomes: dict[str, Outcome], retry_500: bool) -> None:
+    def _send(self, ops: list[Op], outcomes: dict[str, Outcome], retry_500: bool, ambiguous: bool = False) -> None:
+        """`ambiguous`: an earlier attempt of these products got no answer, so Medusa may still apply it."""
         attempt = 0
         while ops:
             attempt += 1
@@ -101,14 +102,21 @@ class BatchWriter:
                 if attempt >= self.retry.attempts:
                     raise
                 ops = self._before_retry(ops, outcomes, attempt, str(exc))
+                ambiguous = True
             except MedusaError as exc:
                 retryable = self.retry.is_retryable_status(exc.status) and (exc.status != 500 or retry_500)
                 if retryable and attempt < self.retry.attempts:
                     ops = self._before_retry(ops, outcomes, attempt, f"{exc.status}: {exc.message}")
+                    ambiguous = True
                     continue
                 if retryable and exc.status != 500:
                     raise
-                self._isolate(ops, outcomes, exc)
+                if ambiguous and exc.status == 400 and "already exists" in exc.message:
+                    remaining = self._landed_late(ops, outcomes)
+                    if len(remaining) < len(ops):
+                        ops = remaining
+                        continue
+                self._isolate(ops, outcomes, exc, ambiguous)
                 return
             else:
                 self._record(ops, answer, outcomes)
@@ -119,6 +127,15 @@ class BatchWriter:
         self.log.warning("Attempt %d/%d to write %d products failed (%s); retrying in %.1fs", attempt,
                          self.retry.attempts, len(ops), why, delay)
         self.sleep(delay)
+        return self._without_landed(ops, outcomes, "had been created before the failure: not sending them again")
+
+    def _landed_late(self, ops: list[Op], outcomes: dict[str, Outcome]) -> list[Op]:
+        """A resent create refused as "already exists": Medusa applied the unanswered attempt after all (a
+        gateway gave up on it while Medusa worked). Those products are created, not failed."""
+        return self._without_landed(ops, outcomes, "were created by the attempt that got no answer: counted as "
+                                    "created")
+
+    def _without_landed(self, ops: list[Op], outcomes: dict[str, Outcome], note: str) -> list[Op]:
         creates = {str(op.body.get("external_id")): op for op in ops if op.kind == "create"}
         if not creates:
             return ops
@@ -127,8 +144,7 @@ class BatchWriter:
             op = creates[external_id]
             outcomes[op.key] = Outcome(op.key, "created", id=product["id"])
         if landed:
-            self.log.warning("%d of them had been created before the failure: not sending them again",
-                             len(landed))
+            self.log.warning("%d of them %s", len(landed), note)
         return [op for op in ops if not (op.kind == "create" and str(op.body.get("external_id")) in landed)]
 
     def _lookup(self, external_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -136,20 +152,21 @@ class BatchWriter:
                                           "limit": len(external_ids) * 2 + 10})
         return {str(p["external_id"]): p for p in answer.get("products") or []}
 
-    def _isolate(self, ops: list[Op], outcomes: dict[str, Outcome], exc: MedusaError) -> None:
+    def _isolate(self, ops: list[Op], outcomes: dict[str, Outcome], exc: MedusaError, ambiguous: bool) -> None:
         if len(ops) == 1:
             outcomes[ops[0].key] = Outcome(ops[0].key, "failed", message=_reason(ops[0], exc))
             return
         named = _named_item(ops, exc.message)
         if named is not None:
             outcomes[named.key] = Outcome(named.key, "failed", message=_reason(named, exc))
-            self._send([op for op in ops if op is not named], outcomes, retry_500=False)
+            self._send([op for op in ops if op is not named], outcomes, retry_500=False, ambiguous=ambiguous)
             return
-        self.log.warning("Medusa refused a batch of %d products (%d: %s): splitting it to find the bad ones",
-                         len(ops), exc.status, exc.message)
+        purpose = "to fit" if exc.status == 413 else "to find the bad ones"
+        self.log.warning("Medusa refused a batch of %d products (%d: %s): splitting it %s",
+                         len(ops), exc.status, exc.message, purpose)
         half = len(ops) // 2
-        self._send(ops[:half], outcomes, retry_500=False)
-        self._send(ops[half:], outcomes, retry_500=False)
+        self._send(ops[:half], outcomes, retry_500=False, ambiguous=ambiguous)
+        self._send(ops[half:], outcomes, retry_500=False, ambiguous=ambiguous)
 
     def _record(self, ops: list[Op], answer: dict[str, Any], outcomes: dict[str, Outcome]) -> None:
         created = {p.get("handle"): p["id"] for p in answer.get("created") or []}

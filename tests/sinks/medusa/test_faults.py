@@ -145,10 +145,6 @@ def test_a_batch_answered_500_once_is_sent_again_and_everything_lands(medusa, st
     assert sorted(landed(sent), key=int) == SOURCE_KEYS, "every product created exactly once"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "writer.py BatchWriter._send: a create resent after an ambiguous failure that Medusa refuses with 'Product "
-    "with handle: ..., already exists.' is reported failed and quarantined, though the product was created by "
-    "the first attempt after the look-up; it is not looked up again"))
 def test_a_batch_applied_after_the_gateway_gave_up_is_not_reported_failed(medusa, store, tmp_path):
     fresh(store)
     with through(medusa, LateProxy) as target, cassette("medusa-fault-late-apply.yaml"):
