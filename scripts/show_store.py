@@ -29,14 +29,19 @@ def main() -> int:
     products = get_all(session, base, "/admin/products", "products",
                        "id,title,handle,external_id,status,thumbnail,*categories,variants.prices.amount")
     categories = get_all(session, base, "/admin/product-categories", "product_categories", "id,handle,is_active")
+    tags = get_all(session, base, "/admin/product-tags", "product_tags", "id,value")
     ext = Counter(p["external_id"] for p in products)
     handles = Counter(p["handle"] for p in products)
     linked = sum(1 for p in products if p.get("categories"))
     print(f"products:             {len(products)}")
     print(f"distinct external_id: {len(ext)}  (duplicates: {sum(1 for n in ext.values() if n > 1)})")
+    ids = sorted(int(e) for e in ext if str(e).isdigit())
+    contiguous = f"1..{len(ids)}" if ids == list(range(1, len(ids) + 1)) else "not contiguous"
+    print(f"external_ids:         {contiguous}")
     print(f"distinct handles:     {len(handles)}")
     print(f"with a category:      {linked}")
     print(f"categories:           {len(categories)} ({sum(1 for c in categories if c['is_active'])} active)")
+    print(f"tags:                 {len(tags)}")
     for p in sorted(products, key=lambda p: int(p["external_id"]) if str(p["external_id"]).isdigit() else 0)[:5]:
         price = (p.get("variants") or [{}])[0].get("prices", [{}])[0].get("amount")
         cats = ",".join(c["handle"] for c in p.get("categories") or [])
