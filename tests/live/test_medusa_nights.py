@@ -5,27 +5,15 @@ that left the source are drafted or deleted, within the guard.
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
 
-from tests.sinks.medusa.harness import PIPELINE, PRODUCTS, run_etl
+from tests.sinks.medusa.harness import DRAFT, GONE, NEW_PRICES, PIPELINE, PRODUCTS, catalogue, run_etl
 
 pytestmark = pytest.mark.live
 
 SOURCE = {str(p["id"]): p for p in PRODUCTS}
-NEW_PRICES = ("3", "42", "77", "120", "150")
-GONE = "100"
-DRAFT = ("--set", "prune.action=draft")
-
-
-def catalogue(raised: tuple[str, ...] = (), without: tuple[str, ...] = ()) -> list[dict]:
-    products = copy.deepcopy(PRODUCTS)
-    for product in products:
-        if str(product["id"]) in raised:
-            product["price"] = round(product["price"] + 1, 2)
-    return [p for p in products if str(p["id"]) not in without]
 
 
 def by_key(store) -> dict[str, dict]:

@@ -11,6 +11,7 @@ care where Medusa ran; credentials are dropped from headers, passwords and token
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import os
 import subprocess
@@ -196,3 +197,18 @@ def cassette(name: str) -> Iterator[Any]:
         target.replace(path)
     else:
         assert cas.all_played, f"{name}: {len(cas.data) - cas.play_count} recorded requests were not made"
+
+
+NEW_PRICES = ("3", "42", "77", "120", "150")
+"""The nights after the first: these five products get a new price, GONE leaves the source."""
+GONE = "100"
+DRAFT = ("--set", "prune.action=draft")
+
+
+def catalogue(raised: tuple[str, ...] = (), without: tuple[str, ...] = ()) -> list[dict]:
+    """The real catalogue with the prices of `raised` up by 1 and the products `without` gone."""
+    products = copy.deepcopy(PRODUCTS)
+    for product in products:
+        if str(product["id"]) in raised:
+            product["price"] = round(product["price"] + 1, 2)
+    return [p for p in products if str(p["id"]) not in without]

@@ -8,27 +8,15 @@ as the test says: the same, five prices raised and one product gone, or only the
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 
-from .harness import PIPELINE, PRODUCTS, cassette, interactions, run_etl
+from .harness import DRAFT, GONE, NEW_PRICES, PIPELINE, PRODUCTS, cassette, catalogue, interactions, run_etl
 from .traffic import accepted, after, batches, calls, listed, writes
 
 SOURCE = {str(p["id"]): p for p in PRODUCTS}
 READS = {"GET /admin/stores": 1, "GET /admin/shipping-profiles": 1, "GET /admin/product-categories": 1,
          "GET /admin/product-tags": 1, "GET /admin/products": 1}
-NEW_PRICES = ("3", "42", "77", "120", "150")
-GONE = "100"
-DRAFT = ("--set", "prune.action=draft")
-
-
-def catalogue(raised: tuple[str, ...] = (), without: tuple[str, ...] = ()) -> list[dict]:
-    products = copy.deepcopy(PRODUCTS)
-    for product in products:
-        if str(product["id"]) in raised:
-            product["price"] = round(product["price"] + 1, 2)
-    return [p for p in products if str(p["id"]) not in without]
 
 
 CHANGED = catalogue(raised=NEW_PRICES, without=(GONE,))
