@@ -8,9 +8,11 @@ unreadable, sink unreachable, credentials rejected) ends the run with the error 
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
@@ -28,6 +30,7 @@ from .spec import Spec
 from .spool import Spool
 
 log = logging.getLogger("etl")
+YOUNG_COLLECTION_THRESHOLD = 10_000
 
 
 @dataclass
@@ -87,6 +90,10 @@ class Run:
         self.keyless_failures = 0
 
     def execute(self) -> RunReport:
+        with _fewer_young_collections():
+            return self._execute()
+
+    def _execute(self) -> RunReport:
         report = self.report
         started = time.monotonic()
         report.started_at = _now()
@@ -283,6 +290,20 @@ class Run:
         from .pruning import run_prune
 
         run_prune(self, sink)
+
+
+@contextmanager
+def _fewer_young_collections() -> Iterator[None]:
+    """Each record makes dozens of short-lived containers, all freed by reference counting; at Python's
+    default threshold (700) the cycle collector runs every few records for nothing, about a tenth of the
+    time of a large run. A collection threshold of 0 (collector off) is left alone."""
+    saved = gc.get_threshold()
+    if saved[0]:
+        gc.set_threshold(max(saved[0], YOUNG_COLLECTION_THRESHOLD), *saved[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
 
 
 def _now() -> str:
