@@ -114,7 +114,7 @@ class Admin:
 def phase(name: str, argv: list[str], env: dict[str, str], proxy: CountingProxy, work: Path,
           capture: str | None = None, report: Path | None = None) -> dict[str, Any]:
     proxy.reset(capture)
-    result = measure(argv, env=env, cwd=work, stderr_path=work / f"{name}.stderr")
+    result = measure(argv, env=env, cwd=work, stderr_path=work / f"{name.replace(',', '').replace(' ', '-')}.stderr")
     row: dict[str, Any] = {
         "phase": name, "wall_s": round(result.wall_s, 2), "cpu_s": round(result.cpu_s, 2),
         "peak_rss_mb": round(result.peak_rss_mb, 1), "exit_code": result.returncode,
@@ -145,6 +145,9 @@ def bench_size(n: int, server_url: str, medusa: dict[str, str], admin: Admin, ke
 
             first = phase("etl first sync", etl(work / "first.json"), env, proxy, work, capture=BATCH,
                           report=work / "first.json")
+            if first["exit_code"] not in (0, 3):
+                raise RuntimeError(f"the first sync of {n} products failed (exit {first['exit_code']}): "
+                                   f"{first.get('error') or first.get('stderr')}")
             bodies = work / "bodies.jsonl"
             bodies.write_bytes(b"".join(path.encode() + b"\t" + body + b"\n" for path, body in proxy.captured))
             rows.append(first)

@@ -109,12 +109,12 @@ class Mapper:
         if isinstance(value, Mapping):
             parts = [(k, self._compile_tree(v, f"{spec_path}.{k}", f"{field}.{k}" if field else str(k)))
                      for k, v in value.items()]
-            render = lambda record: {k: render(record) for k, render in parts}  # noqa: E731
+            render = lambda record: {k: part(record) for k, part in parts}  # noqa: E731
             render.parts = parts
             return render
         if isinstance(value, list):
             items = [self._compile_tree(v, f"{spec_path}.{i}", f"{field}.{i}") for i, v in enumerate(value)]
-            render = lambda record: [render(record) for render in items]  # noqa: E731
+            render = lambda record: [item(record) for item in items]  # noqa: E731
             render.items = items
             return render
         if isinstance(value, str) and ("{{" in value or "{%" in value or "{#" in value):
