@@ -8,7 +8,7 @@ one item never hides the others. The engine knows nothing else of an adapter.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
@@ -126,8 +126,9 @@ class Sink(Protocol):
     def write(self, batch: Sequence[Change]) -> list[Outcome]:
         """Apply a batch; one outcome per change, failures included, never raise for one bad item."""
 
-    def prunes(self, seen_keys: set[str]) -> list[Prune]:
-        """Items this pipeline created that the source no longer has."""
+    def prunes(self, seen_keys: Collection[str]) -> list[Prune]:
+        """Items this pipeline created that the source no longer has. `seen_keys` may live on disk: ask it
+        `key in seen_keys` for each item rather than copy it."""
 
     def prune(self, prunes: Sequence[Prune], action: str) -> list[Outcome]:
         """Apply the spec's prune action (draft, delete) to items the guard let through."""

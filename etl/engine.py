@@ -23,6 +23,7 @@ from . import registry
 from .adapters import Change, Context, Item, Outcome, Sink, Source
 from .batching import chunked
 from .errors import EtlError, RecordError
+from .keyset import KeySet
 from .mapping import Mapper, UniqueValues
 from .quarantine import Quarantine
 from .report import RunReport
@@ -86,7 +87,8 @@ class Run:
         self.report = RunReport(pipeline=spec.name)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         self.quarantine = Quarantine(options.quarantine or spec.state_dir / f"quarantine-{stamp}.jsonl", spec.path)
-        self.seen: set[str] = set()
+        self.seen = KeySet()
+        self.unique = UniqueValues(spec.mapping.unique)
         self.keyless_failures = 0
 
     def execute(self) -> RunReport:
@@ -122,6 +124,8 @@ class Run:
             if sink is not None:
                 self._close(sink, finished)
             self.quarantine.close()
+            self.seen.close()
+            self.unique.close()
             if self.quarantine.count:
                 report.quarantine = str(self.quarantine.path)
             report.duration_s = time.monotonic() - started
@@ -165,7 +169,7 @@ class Run:
 
     def _items(self, source: Source | None, mapper: Mapper) -> Iterator[Item]:
         records: Iterable[dict[str, Any]] = source.read() if source is not None else self.options.records or []
-        unique = UniqueValues(self.spec.mapping.unique)
+        unique = self.unique
         if self.options.limit is not None:
             records = islice(records, self.options.limit)
         for record in records:
@@ -175,13 +179,12 @@ class Run:
             except RecordError as exc:
                 self._record_failed(exc.key, exc.message, "mapping", record, None)
                 continue
-            if item.key in self.seen:
+            if not self.seen.add(item.key):
                 self.report.duplicates += 1
                 warning = f"Duplicate key {item.key!r} in the source: kept the first record, skipped this one"
                 self.report.warnings.append(warning)
                 log.warning(warning)
                 continue
-            self.seen.add(item.key)
             unique.apply(item)
             yield item
         if source is not None:

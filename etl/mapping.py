@@ -30,8 +30,8 @@ from jinja2.runtime import Undefined
 from .adapters import Item
 from .errors import MappingError, SpecError, SpecProblem
 from .filters import kind
+from .keyset import KeySet
 from .sandbox import MAX_SIZE, MappingEnvironment, close_budget, make_environment, open_budget
-from .slugs import unique_handle
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 Render = Callable[[dict[str, Any]], Any]
@@ -366,15 +366,20 @@ def _message(exc: Exception) -> str:
 
 class UniqueValues:
     """Makes the listed top-level fields unique across one run (x, x-1, x-2, ...), e.g. handles from titles
-    that repeat in the source. Remembers each value seen: a set of short strings, not the records."""
+    that repeat in the source. Remembers each value given out (a KeySet: bounded memory), not the records."""
 
     def __init__(self, fields: Iterable[str]):
-        self._seen: dict[str, set[str]] = {f: set() for f in fields}
+        self._seen: dict[str, KeySet] = {f: KeySet() for f in fields}
 
     def apply(self, item: Item) -> None:
         for name, seen in self._seen.items():
             value = item.data.get(name)
-            if isinstance(value, str):
-                value = unique_handle(value, seen)
-                item.data[name] = value
-                seen.add(value)
+            if isinstance(value, str) and not seen.add(value):
+                n = 1
+                while not seen.add(f"{value}-{n}"):
+                    n += 1
+                item.data[name] = f"{value}-{n}"
+
+    def close(self) -> None:
+        for seen in self._seen.values():
+            seen.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from etl.adapters import Change, Context, Item, Outcome, Prune, SourceStats
@@ -92,7 +92,7 @@ class FakeSink:
             out.append(Outcome(key, "created" if change.action == "create" else "updated", id=key))
         return out
 
-    def prunes(self, seen_keys: set[str]) -> list[Prune]:
+    def prunes(self, seen_keys: Collection[str]) -> list[Prune]:
         return [Prune(k, k) for k in sorted(self.owned - seen_keys)]
 
     def prune(self, prunes: Sequence[Prune], action: str) -> list[Outcome]:

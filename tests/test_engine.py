@@ -162,3 +162,22 @@ def test_a_bug_in_a_sink_fails_the_run_with_a_report_not_a_crash(fakes, write_sp
     assert (report.status, report.exit_code) == ("failed", 1)
     assert report.error == "internal error: KeyError: 'oops' (rerun with --debug)"
     assert isinstance(report.exception, KeyError)
+
+
+@pytest.mark.parametrize("limit", [10_000, 3], ids=["in-memory", "on-disk"])
+def test_keys_and_unique_values_hold_when_kept_on_disk(fakes, write_spec, monkeypatch, limit):
+    """Past MEMORY_LIMIT records a run keeps its keys and handles on disk: no answer may change."""
+    monkeypatch.setattr("etl.keyset.MEMORY_LIMIT", limit)
+    source, sink = fakes
+    source.records = [{"id": i, "name": "same" if i % 3 else f"n{i}", "price": 1} for i in range(1, 13)]
+    source.records += [{"id": 5, "name": "again", "price": 0}, {"id": 12, "name": "again", "price": 0}]
+    text = SPEC.format(batch=4, source="", sink="", extra="prune: {action: draft, max_fraction: 0.5}")
+    spec = load_spec(write_spec(text.replace("  fields:", "  unique: [name]\n  fields:")))
+    report = run(spec)
+    assert (report.fetched, report.created, report.duplicates) == (14, 12, 2)
+    names = [sink.store[str(i)]["name"] for i in range(1, 13)]
+    assert names == ["same", "same-1", "n3", "same-2", "same-3", "n6", "same-4", "same-5", "n9", "same-6",
+                     "same-7", "n12"]
+    source.records = source.records[:11]
+    report = run(spec)
+    assert (report.unchanged, report.pruned, sink.pruned) == (11, 1, [("12", "draft")])

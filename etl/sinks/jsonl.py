@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -94,7 +94,7 @@ class JsonlSink:
             self._file.write("\n".join(lines) + "\n")
         return outcomes
 
-    def prunes(self, seen_keys: set[str]) -> list[Prune]:
+    def prunes(self, seen_keys: Collection[str]) -> list[Prune]:
         return []
 
     def prune(self, prunes: Sequence[Prune], action: str) -> list[Outcome]:
