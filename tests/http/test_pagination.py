@@ -172,6 +172,26 @@ def test_an_api_that_ignores_the_offset_is_caught_not_looped():
         walk(OffsetPaginator({"limit": 30}), envelope())
 
 
+@pytest.mark.parametrize("drift", [
+    pytest.param(lambda n, page: page, id="the same page"),
+    pytest.param(lambda n, page: [page[0], {**page[1], "stock": n}, *page[2:]], id="a stock moving in between"),
+    pytest.param(lambda n, page: [dict(reversed(r.items())) for r in page] if n > 1 else page,
+                 id="keys in another order"),
+])
+def test_a_page_sent_again_is_caught_even_when_it_changed_in_between(drift):
+    calls = []
+
+    def ignores_skip(url, params):
+        calls.append(params)
+        page = drift(len(calls), [{"id": i, "title": f"thing {i}", "stock": 5} for i in range(1, 31)])
+        body = {"products": page, "total": len(ITEMS), "skip": 0, "limit": 30}
+        return response(body, url=url), body, page
+
+    with pytest.raises(PaginationError, match=r"page 2 \(skip=30\) returned the same records as page 1"):
+        walk(OffsetPaginator(DUMMYJSON), ignores_skip)
+    assert len(calls) == 2
+
+
 def pages(*bodies: dict, headers: list[dict] | None = None, key: str = "items") -> Callable[..., Page]:
     """Serves `bodies` in order, whatever is asked; `headers` go with them."""
     queue = list(bodies)
