@@ -1,5 +1,6 @@
 """The run journal: one JSON line per run, appended at its end (or, for a run that was killed, by the next
-run when it finds the lock it left), read by `etl status`."""
+run when it finds the lock it left; for a run refused because another held the lock, at once), read by
+`etl status`: a night skipped shows there, not only in cron's mail."""
 
 from __future__ import annotations
 
@@ -34,22 +35,29 @@ def append(state_dir: Path, report: RunReport, command: str, options: Any = None
         "full": bool(getattr(options, "full", False)),
         "limit": getattr(options, "limit", None),
     }
-    path = journal_path(state_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8", errors="backslashreplace") as f:
-        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    _write(state_dir, entry)
 
 
 def append_crashed(state_dir: Path, holder: dict[str, Any]) -> str:
     """A run that took the lock and never released it was killed: it gets its journal line late."""
     message = (f"the run started {holder.get('started_at', '?')} (pid {holder['pid']}) never finished: "
                "it was killed or crashed; this run takes over")
-    entry = {"start": holder.get("started_at"), "end": None, "status": "crashed", "exit_code": None,
-             "error": message, "command": "run"}
+    _write(state_dir, {"start": holder.get("started_at"), "end": None, "status": "crashed", "exit_code": None,
+                       "error": message, "command": "run"})
+    return message
+
+
+def append_refused(state_dir: Path, started_at: str, error: str, exit_code: int, command: str) -> None:
+    """A run that never started because another held the lock: nothing was read or written."""
+    _write(state_dir, {"start": started_at, "end": started_at, "status": "refused", "exit_code": exit_code,
+                       "error": error, "command": command})
+
+
+def _write(state_dir: Path, entry: dict[str, Any]) -> None:
     path = journal_path(state_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8", errors="backslashreplace") as f:
         f.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    return message
 
 
 def recent(state_dir: Path, n: int = 10) -> list[dict[str, Any]]:

@@ -33,6 +33,11 @@ def test_a_run_while_another_holds_the_lock_exits_4_and_writes_nothing(fakes, wr
     assert result.exit_code == 4
     assert "another run of things is in progress" in result.output
     assert sink.store == {}
+    refused = json.loads((tmp_path / "state" / "things" / "journal.jsonl").read_text())
+    assert (refused["status"], refused["exit_code"], refused["command"]) == ("refused", 4, "run")
+    assert "another run of things is in progress" in refused["error"]
+    status = CliRunner().invoke(main, ["status", str(spec)])
+    assert "refused" in status.output.splitlines()[2] and "another run of things" in status.output
 
 
 def test_a_lock_left_by_a_killed_process_is_taken_over(fakes, write_spec, tmp_path):
@@ -54,8 +59,9 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(fakes, write_spec, tmp_pa
     result = CliRunner().invoke(main, ["run", str(write_spec(SPEC))])
     assert result.exit_code == 0, result.output
     assert sink.store == {"1": {"name": "a"}}
-    crashed, finished = (json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines())
-    assert (crashed["status"], finished["status"]) == ("crashed", "ok")
+    refused, crashed, finished = (json.loads(line) for line in (state / "journal.jsonl").read_text().splitlines())
+    assert (refused["status"], crashed["status"], finished["status"]) == ("refused", "crashed", "ok")
     assert f"(pid {holder.pid}) never finished: it was killed or crashed" in crashed["error"]
     status = CliRunner().invoke(main, ["status", str(write_spec(SPEC))])
-    assert "crashed" in status.output.splitlines()[2] and "ok" in status.output.splitlines()[-1]
+    rows = [line for line in status.output.splitlines() if not line.startswith("    ")]
+    assert [row.split()[1] for row in rows[2:]] == ["refused", "crashed", "ok"]

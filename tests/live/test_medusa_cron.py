@@ -61,4 +61,6 @@ def test_two_runs_at_once_one_runs_and_the_other_is_refused(live_medusa, live_st
     status = subprocess.run([ETL, "status", str(PIPELINE)], env=env, capture_output=True, text=True, timeout=60)
     first_line, _header, *runs = status.stdout.splitlines()
     assert first_line.startswith("dummyjson-to-medusa: not running")
-    assert [run.split()[1:5] for run in runs] == [["ok", "0", "194", "194"]], "the run that ran, in the journal"
+    refused, error, ran = runs
+    assert refused.split()[1:3] == ["refused", "4"] and error.strip().startswith("error: another run of")
+    assert ran.split()[1:5] == ["ok", "0", "194", "194"], "the refused run, then the run that ran, in the journal"
