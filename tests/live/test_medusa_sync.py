@@ -161,6 +161,43 @@ def test_an_admin_login_instead_of_a_key(live_medusa, live_store, tmp_path):
     assert len(live_store.products("id")) == 10
 
 
+class ExpiringProxy(MedusaProxy):
+    """A login token that expires during the tag phase, while several tags are being created at once: from
+    the first tag create on, Medusa's 401 to every request that carries it."""
+
+    def __init__(self, target: str):
+        super().__init__(target)
+        self.expired: str | None = None
+        self.logins = 0
+
+    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, bytes]:
+        token = headers.get("Authorization")
+        with self._lock:
+            self.logins += path.startswith("/auth/user/emailpass")
+            if self.expired is None and method == "POST" and path.startswith("/admin/product-tags"):
+                self.expired = token
+            expired = token is not None and token == self.expired
+        if expired:
+            self.seen.append((method, path, 401))
+            return 401, {"Content-Type": "application/json"}, b'{"message": "Unauthorized"}'
+        return super().answer(method, path, headers, body)
+
+
+def test_a_token_that_expires_while_tags_are_created_at_once_is_renewed_once(live_medusa, live_store, tmp_path):
+    pipeline = tmp_path / "login.yaml"
+    pipeline.write_text(PIPELINE.read_text(encoding="utf-8").replace(
+        "api_key: ${MEDUSA_API_KEY}", "email: ${MEDUSA_ADMIN_EMAIL}\n  password: ${MEDUSA_ADMIN_PASSWORD}"))
+    with ExpiringProxy(live_medusa.url) as proxy:
+        result = run_etl("run", replace(live_medusa, url=proxy.url), tmp_path, "--set", "sink.concurrency=8",
+                         pipeline=pipeline)
+    assert result.exit_code == 0, result.stderr
+    assert result.counts["created"] == 194
+    refused = [p for m, p, status in proxy.seen if status == 401]
+    assert refused and all(p.startswith("/admin/product-tags") for p in refused)
+    assert proxy.logins == 2, "one login at the start, one when the token expired: not one per thread refused"
+    check_store_matches_the_catalogue(live_store)
+
+
 def test_medusa_down_stops_the_run_with_a_hint(live_medusa, tmp_path):
     with MedusaProxy(live_medusa.url) as proxy:
         url = proxy.url

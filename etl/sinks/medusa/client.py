@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -23,6 +24,7 @@ from ...http.client import HttpClient
 from ...http.retry import RetryPolicy
 from ...redact import redact, register_secret
 from .config import Settings
+from .parallel import HeldLog
 
 HINT = "is it running? scripts/medusa-dev.sh up"
 PAGE_SIZE = 1000
@@ -52,7 +54,8 @@ class MedusaClient:
         self.retry = settings.retry
         self.sleep = sleep
         self.http = HttpClient(timeout=settings.timeout, retry=settings.retry, session=session, sleep=sleep,
-                               log=log, headers={"Accept": "application/json"})
+                               log=HeldLog(log or logging.getLogger("etl.http")),  # type: ignore[arg-type]
+                               headers={"Accept": "application/json"})
         if settings.api_key:
             self.auth: _Auth = _ApiKey(settings.api_key)
         else:
@@ -75,7 +78,7 @@ class MedusaClient:
                                              headers=headers, retry=retry)
             except HttpError as exc:
                 if exc.status in (401, 403) and authenticated:
-                    if not renewed and self.auth.renew():
+                    if not renewed and self.auth.renew(headers):
                         continue
                     raise AuthError(self.auth.rejected(exc.status)) from None
                 raise self._translate(method, path, exc) from None
@@ -134,8 +137,9 @@ class _Auth:
     def headers(self) -> dict[str, str]:
         raise NotImplementedError
 
-    def renew(self) -> bool:
-        """Get fresh credentials after a 401; False when there is nothing to renew."""
+    def renew(self, rejected: Mapping[str, str]) -> bool:
+        """Get fresh credentials after a 401 to a request sent with `rejected`; False when there is nothing
+        to renew."""
         return False
 
     def rejected(self, status: int | None) -> str:
@@ -159,7 +163,12 @@ class _ApiKey(_Auth):
 
 
 class _UserLogin(_Auth):
-    """An admin user's JWT, taken at the first request and renewed before it expires (24 h by default)."""
+    """An admin user's JWT, taken at the first request and renewed before it expires (24 h by default).
+
+    Categories and tags are created from several threads at once: one lock makes a single login serve them
+    all, whether the token is near its expiry or was just refused. A thread refused with a token another
+    thread has already replaced sends its request again with the new one instead of logging in once more
+    (the headers are compared as objects: in a replayed cassette every token reads the same)."""
 
     def __init__(self, email: str, password: str, client: MedusaClient, clock: Callable[[], float]):
         register_secret(password)
@@ -169,14 +178,19 @@ class _UserLogin(_Auth):
         self.clock = clock
         self.token: str | None = None
         self.expires = 0.0
+        self._headers: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     def headers(self) -> dict[str, str]:
-        if self.token is None or self.clock() > self.expires - RENEW_BEFORE_S:
-            self._login()
-        return {"Authorization": f"Bearer {self.token}"}
+        with self._lock:
+            if self.token is None or self.clock() > self.expires - RENEW_BEFORE_S:
+                self._login()
+            return self._headers
 
-    def renew(self) -> bool:
-        self._login()
+    def renew(self, rejected: Mapping[str, str]) -> bool:
+        with self._lock:
+            if rejected is self._headers:
+                self._login()
         return True
 
     def _login(self) -> None:
@@ -193,6 +207,7 @@ class _UserLogin(_Auth):
         register_secret(token)
         self.token = token
         self.expires = _jwt_expiry(token, default=self.clock() + 3600.0)
+        self._headers = {"Authorization": f"Bearer {token}"}
 
     def rejected(self, status: int | None) -> str:
         return f"Medusa rejected the credentials ({status}): check the email and password of {self.email}"

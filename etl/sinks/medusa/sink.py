@@ -2,8 +2,9 @@
 
 open     credentials and reachability checked before anything is read; the store's default sales channel
          and shipping profile found (Medusa links neither by itself)
-prepare  categories and tags created once and mapped to ids; the store's products read once, by
-         external_id, with every handle in use (a plan also reads the fields it shows old values of)
+prepare  categories and tags created once (a few requests at a time, terms.py) and mapped to ids; the
+         store's products read once, by external_id, with every handle in use (a plan also reads the fields
+         it shows old values of)
 plan     per product: unchanged (its stored content hash is the mapped content's, changes.py), create (a
          unique handle reserved, links set, marked as this pipeline's) or update (by id: the handle kept,
          variants and prices updated in place, never deleted); refused when the store holds two products
@@ -19,7 +20,7 @@ fails alone, with Medusa's message, and the engine quarantines it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import requests
@@ -130,7 +131,7 @@ class MedusaSink:
         outcomes = self.writer.write(ops)
         return [outcomes[c.item.key] for c in batch if c.item.key in outcomes]
 
-    def prunes(self, seen_keys: set[str]) -> list[Prune]:
+    def prunes(self, seen_keys: Collection[str]) -> list[Prune]:
         """This pipeline's products whose key the source no longer has; for `draft`, not those already
         drafts. Products made by hand, or by another pipeline, carry no such mark and are never touched."""
         drafting = self.context.options.get("prune_action") == "draft"
@@ -157,7 +158,7 @@ class MedusaSink:
 
     def _sync(self, name: str, terms: Terms) -> None:
         try:
-            new = terms.sync(self.client, self.dry_run)
+            new = terms.sync(self.client, self.dry_run, self.settings.concurrency)
         except MedusaError as exc:
             self.context.warning(f"{terms.noun.capitalize()} sync failed: {exc}. "
                                  f"Products are synced without {name} this run")

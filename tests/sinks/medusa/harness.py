@@ -15,6 +15,7 @@ import copy
 import json
 import os
 import subprocess
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 import vcr
 import yaml
 from click.testing import CliRunner
+from requests.adapters import HTTPAdapter
+from vcr.errors import CannotOverwriteExistingCassetteException
 
 from etl.cli import main
 from tests.support.dummyjson import serve_dummyjson
@@ -182,6 +185,40 @@ def run_etl(command: str, medusa: Medusa, workdir: Path, *args: str, products: S
     return SyncResult(result.exit_code, result.stdout, result.stderr, data)
 
 
+_VCR_LOCK = threading.Lock()
+
+
+@contextmanager
+def one_request_at_a_time() -> Iterator[list[str]]:
+    """The sink sends a few requests at once (categories and tags), but vcrpy is not thread-safe: to build a
+    connection, or to record, it puts the real connection classes back for the whole process for a moment,
+    and a request another thread sends meanwhile goes to the real server, unrecorded, or in a replay to
+    whatever listens on the cassette's port. So the sink's requests go through vcrpy one at a time, each
+    still matched by its own method, path, query and body; its threads run concurrently all the same. The
+    fault proxy's own requests to Medusa are left out: the sink request they serve holds the lock.
+
+    Yields the requests a replay did not find in the cassette: the sink may have met the error in a worker
+    thread and set it aside, behind an earlier failure, so the run alone would not show it."""
+    send = HTTPAdapter.send
+    unrecorded: list[str] = []
+
+    def one_at_a_time(adapter: HTTPAdapter, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if UPSTREAM_MARK in request.headers:
+            return send(adapter, request, *args, **kwargs)
+        with _VCR_LOCK:
+            try:
+                return send(adapter, request, *args, **kwargs)
+            except CannotOverwriteExistingCassetteException:
+                unrecorded.append(f"{request.method} {request.url} {request.body!r}")
+                raise
+
+    HTTPAdapter.send = one_at_a_time  # type: ignore[method-assign]
+    try:
+        yield unrecorded
+    finally:
+        HTTPAdapter.send = send  # type: ignore[method-assign]
+
+
 @contextmanager
 def cassette(name: str) -> Iterator[Any]:
     """Replays `cassettes/NAME`. When recording, records afresh and replaces the file only if the run
@@ -191,11 +228,13 @@ def cassette(name: str) -> Iterator[Any]:
     target = path.with_name(f".{name}.recording") if RECORDING else path
     if RECORDING:
         target.unlink(missing_ok=True)
-    with recorder().use_cassette(str(target), allow_playback_repeats=False) as cas:
+    with one_request_at_a_time() as unrecorded, \
+            recorder().use_cassette(str(target), allow_playback_repeats=False) as cas:
         yield cas
     if RECORDING:
         target.replace(path)
     else:
+        assert not unrecorded, f"{name}: requests not in the cassette: {unrecorded}"
         assert cas.all_played, f"{name}: {len(cas.data) - cas.play_count} recorded requests were not made"
 
 

@@ -28,10 +28,23 @@ class Fault:
     times: int = 1
     forward: bool = False
     """Send the request to Medusa first (so its effect is real), then answer `status` instead of Medusa."""
+    body: dict[str, Any] | None = None
+    """Only requests whose JSON body holds these items: the sink sends categories and tags several at a
+    time, so "the first request to this route" is whichever thread got there first; "the tag with this
+    value" is the same request in every run."""
     hits: int = field(default=0, init=False)
 
-    def matches(self, method: str, path: str) -> bool:
-        return self.hits < self.times and method == self.method and path.split("?")[0] == self.path
+    def matches(self, method: str, path: str, body: bytes = b"") -> bool:
+        return (self.hits < self.times and method == self.method and path.split("?")[0] == self.path
+                and (self.body is None or _holds(body, self.body)))
+
+
+def _holds(body: bytes, items: dict[str, Any]) -> bool:
+    try:
+        sent = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(sent, dict) and all(sent.get(k) == v for k, v in items.items())
 
 
 class MedusaProxy:
@@ -50,7 +63,7 @@ class MedusaProxy:
 
     def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, bytes]:
         with self._lock:
-            fault = next((f for f in self.faults if f.matches(method, path)), None)
+            fault = next((f for f in self.faults if f.matches(method, path, body)), None)
             if fault is not None:
                 fault.hits += 1
         if fault is None or fault.forward:

@@ -43,6 +43,9 @@ SOURCE = {str(p["id"]): p for p in PRODUCTS}
 CATEGORY_HANDLES = sorted({slugify(p["category"]) for p in PRODUCTS})
 TAG_VALUES = sorted({t for p in PRODUCTS for t in p["tags"]})
 FAST_RETRIES = ("--set", "sink.retry.backoff.initial=0")
+CONCURRENCY = 4
+AT_ONCE = ("--set", f"sink.concurrency={CONCURRENCY}")
+"""Pinned where a fault in the category or tag phase makes what is sent depend on it (parallel.py)."""
 HASH = re.compile(r"[0-9a-f]{64}")
 
 
@@ -147,7 +150,7 @@ def test_when_categories_cannot_be_synced_products_still_are(medusa, store, tmp_
     fresh(store)
     with through(medusa, Fault("POST", "/admin/product-categories", 503, times=1000)) as target, \
             cassette("medusa-fault-category-sync.yaml"):
-        result = run_etl("run", target, tmp_path, *FAST_RETRIES)
+        result = run_etl("run", target, tmp_path, *FAST_RETRIES, *AT_ONCE)
 
     assert result.exit_code == 0, result.stderr
     assert result.counts["created"] == 194 and result.counts["failed"] == 0
@@ -155,8 +158,11 @@ def test_when_categories_cannot_be_synced_products_still_are(medusa, store, tmp_
                "the test proxy. Products are synced without categories this run")
     assert warning in result.stderr and result.report["warnings"] == [warning], "the summary shows it too"
     sent = interactions("medusa-fault-category-sync.yaml")
-    tried = [i.status for i in sent if i.path == "/admin/product-categories" and i.method == "POST"]
-    assert tried == [503] * 4, "one category tried with the retries, then the phase gives up"
+    tried = [i for i in sent if i.path == "/admin/product-categories" and i.method == "POST"]
+    assert [i.status for i in tried] == [503] * 4 * CONCURRENCY
+    first = in_order_seen(lambda p: [slugify(p["category"])])[:CONCURRENCY]
+    assert Counter(i.body["handle"] for i in tried) == dict.fromkeys(first, 4), (
+        "the first categories, as many as are sent at once, each tried with the retries; none after them")
     assert all("categories" not in c for c in accepted(sent, "create"))
 
 
@@ -221,7 +227,7 @@ def test_when_tags_cannot_be_synced_products_are_written_without_them(medusa, st
     fresh(store)
     with through(medusa, Fault("POST", "/admin/product-tags", 503, times=1000)) as target, \
             cassette("medusa-tag-sync-failed.yaml"):
-        result = run_etl("run", target, tmp_path, *FAST_RETRIES)
+        result = run_etl("run", target, tmp_path, *FAST_RETRIES, *AT_ONCE)
 
     assert result.exit_code == 0, result.stderr
     assert result.counts["created"] == 194 and result.counts["failed"] == 0
@@ -231,7 +237,10 @@ def test_when_tags_cannot_be_synced_products_are_written_without_them(medusa, st
     assert "Categories synced: 24 created, 0 existing" in result.stderr
 
     sent = interactions("medusa-tag-sync-failed.yaml")
-    assert [i.status for i in sent if i.path == "/admin/product-tags" and i.method == "POST"] == [503] * 4
+    tried = [i for i in sent if i.path == "/admin/product-tags" and i.method == "POST"]
+    assert [i.status for i in tried] == [503] * 4 * CONCURRENCY
+    first = in_order_seen(lambda p: p["tags"])[:CONCURRENCY]
+    assert Counter(i.body["value"] for i in tried) == dict.fromkeys(first, 4)
     creates = {c["external_id"]: c for c in accepted(sent, "create")}
     assert all("tags" not in c and len(c["categories"]) == 1 for c in creates.values())
     linked = {c["external_id"]: c for c in accepted(interactions("medusa-first-run.yaml"), "create")}
