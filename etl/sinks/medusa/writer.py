@@ -12,6 +12,8 @@ Medusa applies a batch all or nothing, answers unordered, and rarely says which 
   a retry never makes a duplicate;
 - Medusa answers some invalid input with a 500, so a 500 that survives the retries is treated as a refusal
   (split, isolate); a 502/503/504 or no answer at all, after the retries, means Medusa is down: the run stops.
+  So does a Medusa that answers 500 to product after product sent alone: it is broken, not the products,
+  and isolating every remaining one would take the night and quarantine the catalogue.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ...adapters import Outcome, Result
+from ...errors import SinkError
 from ...http.retry import RetryPolicy
 from .client import MedusaClient, MedusaError, Unreachable
 from .payload import body_size
@@ -33,8 +36,14 @@ RESULT_FIELDS = "id,handle,external_id"
 ENVELOPE = len('{"create": [], "update": [], "delete": []}')
 _ITEM = re.compile(r"\b(create|update|delete), (\d+)\b")
 Kind = Literal["create", "update", "delete"]
+BROKEN_AFTER = 5
+"""Products that, sent alone, got a 500 in a row: past this, Medusa is broken and the run stops."""
 DONE: dict[str, Result] = {"create": "created", "update": "updated", "delete": "pruned"}
 """What each kind of write is once done: a delete only ever comes from a prune."""
+
+
+class MedusaBroken(SinkError):
+    """Medusa answers 500 to every product, even one at a time."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,7 @@ class BatchWriter:
         self.log = log
         self.sleep = sleep
         self.requests = 0
+        self._lone_500s = 0
 
     def write(self, ops: Sequence[Op]) -> dict[str, Outcome]:
         outcomes: dict[str, Outcome] = {}
@@ -155,6 +165,12 @@ class BatchWriter:
     def _isolate(self, ops: list[Op], outcomes: dict[str, Outcome], exc: MedusaError, ambiguous: bool) -> None:
         if len(ops) == 1:
             outcomes[ops[0].key] = Outcome(ops[0].key, "failed", message=_reason(ops[0], exc))
+            self._lone_500s = self._lone_500s + 1 if exc.status >= 500 else 0
+            if self._lone_500s >= BROKEN_AFTER:
+                raise MedusaBroken(
+                    f"Medusa answered {exc.status} to {self._lone_500s} products in a row, each sent alone "
+                    f"({exc.message}): it looks broken, so the run stops here; check Medusa's log, then run "
+                    f"again (what was not written is synced then)")
             return
         named = _named_item(ops, exc.message)
         if named is not None:
@@ -169,6 +185,7 @@ class BatchWriter:
         self._send(ops[half:], outcomes, retry_500=False, ambiguous=ambiguous)
 
     def _record(self, ops: list[Op], answer: dict[str, Any], outcomes: dict[str, Outcome]) -> None:
+        self._lone_500s = 0
         created = {p.get("handle"): p["id"] for p in answer.get("created") or []}
         done = {"update": {p["id"] for p in answer.get("updated") or []},
                 "delete": set((answer.get("deleted") or {}).get("ids") or [])}

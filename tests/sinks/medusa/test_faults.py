@@ -42,7 +42,8 @@ class NthFault(Fault):
     nth: int = 1
     seen: int = field(default=0, init=False)
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body: bytes = b"") -> bool:
+        """Counting is deterministic here: the sink sends batches one after the other."""
         if method != self.method or path.split("?")[0] != self.path:
             return False
         self.seen += 1
@@ -143,6 +144,30 @@ def test_a_batch_answered_500_once_is_sent_again_and_everything_lands(medusa, st
     assert sorted(re.findall(r"external_id=(\d+)", lookup.query)) == sorted(keys(refused))
     assert lookup.answer["products"] == []
     assert sorted(landed(sent), key=int) == SOURCE_KEYS, "every product created exactly once"
+
+
+def test_a_medusa_that_breaks_mid_run_stops_the_run_instead_of_isolating_every_product(medusa, store, tmp_path):
+    """From the third batch on, every batch answers 500: the batch is retried, split, its products sent alone;
+    five 500s in a row for lone products and the run stops, the first two batches kept, nothing duplicated."""
+    fresh(store)
+    fault = NthFault("POST", BATCH, 500, nth=3, times=1000)
+    with through(medusa, lambda url: MedusaProxy(url, fault)) as target, cassette("medusa-fault-broken.yaml"):
+        result = run_etl("run", target, tmp_path, *FAST_RETRIES)
+
+    assert result.exit_code == 1, result.stderr
+    assert ("Medusa answered 500 to 5 products in a row, each sent alone (injected 500 by the test proxy): it "
+            "looks broken, so the run stops here; check Medusa's log, then run again") in result.report["error"]
+    assert (result.report["created"], result.report["failed"]) == (30, 0)
+    sent = interactions("medusa-fault-broken.yaml")
+    statuses = [i.status for i in batches(sent)]
+    assert statuses == [200, 200] + [500] * (len(statuses) - 2)
+    lone = [i for i in batches(sent)[2:] if len(keys(i)) == 1]
+    assert [len(keys(i)) for i in batches(sent)[2:]] == [15] * 4 + [7, 3, 1, 2, 1, 1, 4, 2, 1, 1], \
+        "four attempts, then halves until five products failed alone: not 164 products one by one"
+    assert len(lone) == 5
+    assert sorted(landed(sent), key=int) == SOURCE_KEYS[:30]
+    if store is not None:
+        assert sorted(int(p["external_id"]) for p in store.products("id,external_id")) == list(range(1, 31))
 
 
 def test_a_batch_applied_after_the_gateway_gave_up_is_not_reported_failed(medusa, store, tmp_path):
