@@ -28,6 +28,7 @@ from .parallel import HeldLog
 
 HINT = "is it running? scripts/medusa-dev.sh up"
 PAGE_SIZE = 1000
+LARGE_PAGE_SIZE = 5000
 RENEW_BEFORE_S = 300.0
 _ATTEMPTS = re.compile(r" failed(?: after \d+ attempts)?: (.*)$")
 
@@ -91,15 +92,20 @@ class MedusaClient:
 
     def pages(self, path: str, plural: str, params: Mapping[str, Any],
               page_size: int = PAGE_SIZE) -> Iterator[dict[str, Any]]:
-        """Every row of a list route, in id order (Medusa's default order is not stable across pages)."""
-        offset = 0
+        """Every row of a list route, in id order (Medusa's default order is not stable across pages).
+
+        The first page tells how many rows there are; a large store's rest is read in pages of up to
+        LARGE_PAGE_SIZE, so a no-change night over 10,000 products costs 7 requests, not 14."""
+        offset, limit = 0, page_size
         while True:
-            page = self.get(path, {**params, "limit": page_size, "offset": offset, "order": "id"})
+            page = self.get(path, {**params, "limit": limit, "offset": offset, "order": "id"})
             rows = page.get(plural) or []
             yield from rows
             offset += len(rows)
-            if not rows or offset >= int(page.get("count", 0)):
+            count = int(page.get("count", 0))
+            if not rows or offset >= count:
                 return
+            limit = max(page_size, min(count - offset, LARGE_PAGE_SIZE))
 
     def _translate(self, method: str, path: str, exc: HttpError) -> SinkError:
         if exc.status is None:

@@ -15,7 +15,7 @@ from etl.sinks.medusa import MedusaSink
 from etl.sinks.medusa.client import MedusaClient, _jwt_expiry
 from etl.sinks.medusa.config import Settings
 
-from .harness import REPLAY_TOKEN, cassette, interactions
+from .harness import REPLAY_TOKEN, cassette, interactions, run_etl
 
 
 def context() -> Context:
@@ -91,3 +91,20 @@ def test_links_named_in_the_spec_must_exist_before_anything_is_written(medusa, l
     with cassette(name), pytest.raises(SinkError) as caught:
         sink.open()
     assert str(caught.value) == f"the sink's {what} does not exist in Medusa at {medusa.url}"
+
+
+def test_a_large_list_is_read_in_larger_pages_after_the_first(medusa, store, tmp_path):
+    """The first page is the usual size (a small store costs one cheap request); the first answer's count
+    then lets the rest come in one page here, in pages of up to LARGE_PAGE_SIZE in a large store."""
+    if store is not None:
+        store.reset()
+    with cassette("medusa-pages.yaml"):
+        assert run_etl("run", medusa, tmp_path).exit_code == 0
+        client = MedusaClient(Settings.from_config({"url": medusa.url, "api_key": medusa.api_key}))
+        rows = list(client.pages("/admin/products", "products", {"fields": "id,external_id"}, page_size=50))
+    assert sorted(int(row["external_id"]) for row in rows) == list(range(1, 195))
+    assert len({row["id"] for row in rows}) == 194
+    reads = [i.query for i in interactions("medusa-pages.yaml")
+             if i.path == "/admin/products" and i.query.startswith("fields=id%2Cexternal_id&limit=")]
+    assert [(q.split("limit=")[1].split("&")[0], q.split("offset=")[1].split("&")[0]) for q in reads] == \
+        [("50", "0"), ("144", "50")]
