@@ -39,3 +39,21 @@ def test_close_forgets_and_deletes():
     keys.close()
     assert len(keys) == 0 and "a" not in keys and not keys.on_disk
     assert keys.add("a")
+
+
+def test_a_large_set_on_disk_agrees_with_a_plain_set():
+    """Enough keys to fill the buckets' buffers several times and outgrow the filter twice."""
+    import random
+
+    rng = random.Random(7)
+    alphabet = "ab\\\n-é日\ud83c"
+    plain: set[str] = set()
+    with KeySet(memory_limit=100) as keys:
+        for _ in range(120_000):
+            key = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 9)))
+            assert keys.add(key) == (key not in plain)
+            plain.add(key)
+        assert keys.on_disk and len(keys) == len(plain)
+        probes = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 11))) for _ in range(5000)]
+        assert [p in keys for p in probes] == [p in plain for p in probes]
+        assert set(keys) == plain
