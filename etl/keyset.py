@@ -18,6 +18,9 @@ from collections.abc import Iterable, Iterator, Set
 MEMORY_LIMIT = 10_000
 _BUCKETS = 64
 _BUFFER_CHARS = 16 * 1024
+_BUFFER_KEYS = 256
+"""A bucket's buffer is written out at 16K characters or 256 keys, whichever comes first: counted in characters
+alone, 64 buffers of short keys (ids of 5 digits) held 170,000 string objects, ~9 MB."""
 _BITS_PER_KEY = 12
 _ESCAPED = re.compile(r"\\(.)", re.S)
 
@@ -132,7 +135,7 @@ class _DiskSet:
         line = _line(key)
         self._buffers[bucket].append(line)
         self._chars[bucket] += len(line) + 1
-        if self._chars[bucket] >= _BUFFER_CHARS:
+        if self._chars[bucket] >= _BUFFER_CHARS or len(self._buffers[bucket]) >= _BUFFER_KEYS:
             self._flush(bucket)
 
     def _flush(self, bucket: int) -> None:
