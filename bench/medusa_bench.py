@@ -14,7 +14,10 @@ For each size, through a proxy that counts HTTP calls by route:
   4. etl, taxonomy known   the first sync again, products deleted but categories and tags kept: what a
                       night with only new products costs, the floor's own conditions
 
-    python -m bench.medusa_bench [--sizes 194,2000,10000] [--keep]
+With --auth login, etl and the floor log in as the admin user (MEDUSA_ADMIN_EMAIL, MEDUSA_ADMIN_PASSWORD) instead
+of sending the secret API key: Medusa checks an API key with scrypt on every request, a login token without.
+
+    python -m bench.medusa_bench [--sizes 194,2000,10000] [--auth api-key|login] [--keep]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,18 +50,37 @@ PAGE_SIZE = 100
 TAXONOMY_KNOWN = "etl, taxonomy known"
 
 
-def medusa_env() -> dict[str, str]:
-    env = {k: os.environ[k] for k in ("MEDUSA_URL", "MEDUSA_API_KEY") if os.environ.get(k)}
-    if len(env) < 2:
-        out = subprocess.run(["bash", str(ROOT / "scripts" / "medusa-dev.sh"), "env"], capture_output=True,
-                             text=True, check=False).stdout
-        for line in out.splitlines():
-            name, _, value = line.removeprefix("export ").partition("=")
-            if name in ("MEDUSA_URL", "MEDUSA_API_KEY") and name not in env:
-                env[name] = value.strip().strip("'\"")
-    if len(env) < 2:
-        sys.exit("MEDUSA_URL and MEDUSA_API_KEY are needed: start Medusa with `make medusa-up`")
+CREDENTIALS = ("MEDUSA_URL", "MEDUSA_API_KEY", "MEDUSA_ADMIN_EMAIL", "MEDUSA_ADMIN_PASSWORD")
+
+
+def medusa_env(auth: str) -> dict[str, str]:
+    env = {k: os.environ[k] for k in CREDENTIALS if os.environ.get(k)}
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "medusa-dev.sh"), "env"], capture_output=True,
+                         text=True, check=False).stdout
+    for line in out.splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        if name in CREDENTIALS and name not in env:
+            env[name] = value.strip().strip("'\"")
+    needed = CREDENTIALS[:2] + (CREDENTIALS[2:] if auth == "login" else ())
+    missing = [name for name in needed if not env.get(name)]
+    if missing:
+        sys.exit(f"{', '.join(missing)} needed: start Medusa with `make medusa-up`")
     return env
+
+
+def pipeline(auth: str, work: Path) -> Path:
+    """The shipped pipeline; for a login, a copy whose sink has email and password instead of api_key."""
+    shipped = ROOT / "pipelines" / "dummyjson.yaml"
+    if auth == "api-key":
+        return shipped
+    text, count = re.subn(r"(?m)^(\s+)api_key: .*$",
+                          r"\1email: ${MEDUSA_ADMIN_EMAIL}\n\1password: ${MEDUSA_ADMIN_PASSWORD}",
+                          shipped.read_text(encoding="utf-8"))
+    if count != 1:
+        sys.exit(f"{shipped}: no single `api_key:` line in the sink to replace with a login")
+    copy = work / "dummyjson-login.yaml"
+    copy.write_text(text, encoding="utf-8")
+    return copy
 
 
 class Admin:
@@ -131,16 +154,20 @@ def phase(name: str, argv: list[str], env: dict[str, str], proxy: CountingProxy,
     return row
 
 
-def bench_size(n: int, server_url: str, medusa: dict[str, str], admin: Admin, keep: bool) -> dict[str, Any]:
+def bench_size(n: int, server_url: str, medusa: dict[str, str], admin: Admin, keep: bool,
+               auth: str) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"bench-medusa-{n}-"))
+    spec = pipeline(auth, work)
     rows = []
     try:
         with CountingProxy(medusa["MEDUSA_URL"]) as proxy:
             env = {**os.environ, **medusa, "MEDUSA_URL": proxy.url, "DUMMYJSON_URL": f"{server_url}/n/{n}",
                    "ETL_STATE_DIR": str(work / "state"), "PYTHONPATH": str(ROOT)}
+            if auth == "login":
+                env.pop("MEDUSA_API_KEY", None)
 
             def etl(report: Path) -> list[str]:
-                return [sys.executable, "-m", "etl.cli", "run", str(ROOT / "pipelines" / "dummyjson.yaml"), "-q",
+                return [sys.executable, "-m", "etl.cli", "run", str(spec), "-q",
                         "--set", f"source.pagination.limit={PAGE_SIZE}", "--report", str(report)]
 
             first = phase("etl first sync", etl(work / "first.json"), env, proxy, work, capture=BATCH,
@@ -207,11 +234,14 @@ def table(sizes: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="194,2000,10000")
-    parser.add_argument("--out", type=Path, default=RESULTS / "medusa.json")
+    parser.add_argument("--auth", choices=("api-key", "login"), default="api-key",
+                        help="how etl and the floor authenticate (default: the shipped pipeline's api_key)")
+    parser.add_argument("--out", type=Path, help="default: bench/results/medusa.json (medusa-login.json)")
     parser.add_argument("--keep", action="store_true", help="leave the benchmark's products in the store")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    medusa = medusa_env()
+    out: Path = args.out or RESULTS / ("medusa.json" if args.auth == "api-key" else "medusa-login.json")
+    medusa = medusa_env(args.auth)
     admin = Admin(medusa["MEDUSA_URL"], medusa["MEDUSA_API_KEY"])
     try:
         admin.session.get(admin.url + "/health", timeout=10).raise_for_status()
@@ -225,19 +255,20 @@ def main(argv: list[str] | None = None) -> None:
     results = []
     with running(sizes, PAGE_SIZE, prefix=PREFIX, id_offset=ID_OFFSET) as server_url:
         for n in sizes:
-            results.append(bench_size(n, server_url, medusa, admin, args.keep))
+            results.append(bench_size(n, server_url, medusa, admin, args.keep, args.auth))
     result = {
         "command": "make bench-medusa  # python -m bench.medusa_bench " + " ".join(argv or sys.argv[1:]),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
+        "auth": args.auth,
         "store_products_before": others,
         "sizes": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"The store held {others} other products (read by every sync, left alone).")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"Authentication: {args.auth}. The store held {others} other products (read by every sync, left alone).")
     print(table(results))
-    print(f"\nresults: {args.out}")
+    print(f"\nresults: {out}")
 
 
 if __name__ == "__main__":

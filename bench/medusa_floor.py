@@ -2,7 +2,10 @@
 
 No source, no mapping, no reading of the store, no categories: only the writes a sync cannot avoid.
 
-    python bench/medusa_floor.py MEDUSA_URL BODIES_FILE     (MEDUSA_API_KEY in the environment)
+    python bench/medusa_floor.py MEDUSA_URL BODIES_FILE
+
+Authenticates with MEDUSA_API_KEY from the environment, or without it logs in once as MEDUSA_ADMIN_EMAIL with
+MEDUSA_ADMIN_PASSWORD, as the sync it is compared with does.
 
 BODIES_FILE holds one request per line, as the sync sent it: the path with its query, a tab, the JSON body.
 Exits 1 if any batch is refused.
@@ -17,12 +20,21 @@ import sys
 import requests
 
 
+def authorization(session: requests.Session, url: str) -> str:
+    if os.environ.get("MEDUSA_API_KEY"):
+        return "Basic " + base64.b64encode(f"{os.environ['MEDUSA_API_KEY']}:".encode()).decode()
+    answer = session.post(url + "/auth/user/emailpass", timeout=60, json={
+        "email": os.environ["MEDUSA_ADMIN_EMAIL"], "password": os.environ["MEDUSA_ADMIN_PASSWORD"]})
+    answer.raise_for_status()
+    return "Bearer " + answer.json()["token"]
+
+
 def main() -> None:
     url, bodies = sys.argv[1].rstrip("/"), sys.argv[2]
-    token = base64.b64encode(f"{os.environ['MEDUSA_API_KEY']}:".encode()).decode()
-    headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json", "Accept": "application/json"}
     failed = 0
     with requests.Session() as session, open(bodies, "rb") as f:
+        headers = {"Authorization": authorization(session, url), "Content-Type": "application/json",
+                   "Accept": "application/json"}
         for line in f:
             if not line.strip():
                 continue
