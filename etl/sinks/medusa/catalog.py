@@ -31,7 +31,10 @@ DETAIL_FIELDS = ",".join([
 ])
 
 
-MARKERS = ("etl_pipeline", "etl_key", "etl_hash")
+PIPELINE_MARKER = "etl_pipeline"
+KEY_MARKER = "etl_key"
+HASH_KEY = "etl_hash"
+MARKERS = (PIPELINE_MARKER, KEY_MARKER, HASH_KEY)
 """The only metadata a run reads (owner, source key, content hash): a product keeps these, not its whole
 metadata, and slotted objects, so the index of a 10,000-product store takes 14 MB, not 30."""
 
@@ -105,7 +108,7 @@ class Catalog:
         self.handles.add(product.handle)
         if product.external_id not in (None, ""):
             self.by_external_id.setdefault(str(product.external_id), []).append(product)
-        if product.marker("etl_pipeline") and product.marker("etl_key") not in (None, ""):
+        if product.marker(PIPELINE_MARKER) and product.marker(KEY_MARKER) not in (None, ""):
             self.marked.append(product)
 
     def find(self, external_id: str) -> list[Product]:

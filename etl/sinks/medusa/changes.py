@@ -23,7 +23,6 @@ from .categories import Categories
 from .payload import match_variants, numbers
 from .tags import Tags
 
-HASH_KEY = "etl_hash"
 NEVER_UPDATED = ("handle", "options")
 LINKED = ("categories", "tags")
 

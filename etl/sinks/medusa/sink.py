@@ -28,9 +28,9 @@ import requests
 from ...adapters import Change, Context, Item, Outcome, Prune
 from ...errors import SinkError
 from ...slugs import slugify
-from .catalog import DETAIL_FIELDS, FIELDS, Catalog, Product
+from .catalog import DETAIL_FIELDS, FIELDS, HASH_KEY, KEY_MARKER, PIPELINE_MARKER, Catalog, Product
 from .categories import Categories
-from .changes import HASH_KEY, LINKED, content_hash, diff, product_content, stored_content
+from .changes import LINKED, content_hash, diff, product_content, stored_content
 from .client import MedusaClient, MedusaError
 from .config import CONFIG_SCHEMA, Settings
 from .payload import Links, create_body, update_body
@@ -123,7 +123,7 @@ class MedusaSink:
                 or f"product-{slugify(item.key)}")
         body = create_body(data, key=external_id, handle=self.catalog.reserve_handle(base), links=links,
                            sales_channel_ids=self.sales_channel_ids, shipping_profile_id=self.shipping_profile_id,
-                           markers={"etl_pipeline": self.context.pipeline, "etl_key": item.key, **markers})
+                           markers={PIPELINE_MARKER: self.context.pipeline, KEY_MARKER: item.key, **markers})
         return Change("create", item, payload=body)
 
     def write(self, batch: Sequence[Change]) -> list[Outcome]:
@@ -135,9 +135,9 @@ class MedusaSink:
         """This pipeline's products whose key the source no longer has; for `draft`, not those already
         drafts. Products made by hand, or by another pipeline, carry no such mark and are never touched."""
         drafting = self.context.options.get("prune_action") == "draft"
-        return [Prune(str(p.marker("etl_key")), p.id, f"{p.title} ({p.handle})" if p.title else p.handle)
+        return [Prune(str(p.marker(KEY_MARKER)), p.id, f"{p.title} ({p.handle})" if p.title else p.handle)
                 for p in self.catalog.marked
-                if p.marker("etl_pipeline") == self.context.pipeline and str(p.marker("etl_key")) not in seen_keys
+                if p.marker(PIPELINE_MARKER) == self.context.pipeline and str(p.marker(KEY_MARKER)) not in seen_keys
                 and not (drafting and p.status == "draft")]
 
     def prune(self, prunes: Sequence[Prune], action: str) -> list[Outcome]:
