@@ -5,7 +5,7 @@ own children included, as dlt may start some), never the largest of everything t
 
 Linux carries the high-water mark of the memory a process replaces at exec() into its own: a child spawned
 straight from the benchmark (vfork, or fork) would report at least the benchmark's RSS (83 MB, holding 10,000
-captured batch bodies, for a floor that needs 30). So a small launcher (`python -I`, ~9 MB) forks the child,
+captured batch bodies, for a floor that needs 30). So a small launcher (`python -I`, ~7 MB) forks the child,
 waits for it and reports its figures through a pipe.
 """
 
@@ -31,7 +31,7 @@ class Measured:
 
 
 _LAUNCHER = """
-import os, sys, time
+import json, os, sys, time
 fd, argv = int(sys.argv[1]), sys.argv[2:]
 started = time.perf_counter()
 pid = os.fork()
@@ -43,8 +43,8 @@ if pid == 0:
         os._exit(127)
 _, status, usage = os.wait4(pid, 0)
 wall = time.perf_counter() - started
-os.write(fd, ("%r %r %r %r" % (wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss,
-                               os.waitstatus_to_exitcode(status))).encode())
+os.write(fd, json.dumps([wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss,
+                         os.waitstatus_to_exitcode(status)]).encode())
 """
 
 
@@ -61,7 +61,7 @@ def measure(argv: list[str], *, env: dict[str, str] | None = None, cwd: str | Pa
         proc.wait()
         if not answer:
             raise RuntimeError(f"could not measure {argv[0]}: the launcher exited {proc.returncode}")
-        wall, cpu, maxrss_kb, code = (json.loads(v) for v in answer.split())
+        wall, cpu, maxrss_kb, code = json.loads(answer)
         err.seek(0)
         text = err.read().decode("utf-8", "replace")[-2000:]
     finally:

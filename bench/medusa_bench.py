@@ -54,14 +54,16 @@ CREDENTIALS = ("MEDUSA_URL", "MEDUSA_API_KEY", "MEDUSA_ADMIN_EMAIL", "MEDUSA_ADM
 
 
 def medusa_env(auth: str) -> dict[str, str]:
+    """The environment's values, completed from `scripts/medusa-dev.sh env` only when one that is needed lacks."""
     env = {k: os.environ[k] for k in CREDENTIALS if os.environ.get(k)}
-    out = subprocess.run(["bash", str(ROOT / "scripts" / "medusa-dev.sh"), "env"], capture_output=True,
-                         text=True, check=False).stdout
-    for line in out.splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        if name in CREDENTIALS and name not in env:
-            env[name] = value.strip().strip("'\"")
     needed = CREDENTIALS[:2] + (CREDENTIALS[2:] if auth == "login" else ())
+    if any(name not in env for name in needed):
+        out = subprocess.run(["bash", str(ROOT / "scripts" / "medusa-dev.sh"), "env"], capture_output=True,
+                             text=True, check=False).stdout
+        for line in out.splitlines():
+            name, _, value = line.removeprefix("export ").partition("=")
+            if name in CREDENTIALS and name not in env:
+                env[name] = value.strip().strip("'\"")
     missing = [name for name in needed if not env.get(name)]
     if missing:
         sys.exit(f"{', '.join(missing)} needed: start Medusa with `make medusa-up`")
